@@ -1,0 +1,40 @@
+"""facegan.runtime: generate faces from an exported facegan ONNX model with numpy + onnxruntime.
+
+This package is the base of facegan: it never imports torch, so any app can embed it.
+
+    from facegan.runtime import FaceGenerator
+    gen = FaceGenerator("celeba-g.onnx", device="auto")
+    faces = gen.generate(16, seed=7)   # uint8, (16, H, W, 3)
+"""
+
+from .errors import FaceganError, MetadataError, ProviderError
+from .latents import latents, lerp, slerp, truncate
+from .metadata import ModelMetadata
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "FaceGenerator",
+    "FaceganError",
+    "MetadataError",
+    "ModelMetadata",
+    "ProviderError",
+    "__version__",
+    "latents",
+    "lerp",
+    "slerp",
+    "truncate",
+]
+
+
+def __getattr__(name: str):
+    # Imported lazily so `facegan.runtime.latents` & co. work without onnxruntime loaded.
+    if name == "FaceGenerator":
+        from .generator import FaceGenerator
+
+        return FaceGenerator
+    if name in ("save_grid", "save_images", "save_gif", "to_pil"):
+        from . import images
+
+        return getattr(images, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,0 +1,185 @@
+"""The contract between export and runtime: the `facegan.*` metadata inside every exported model.
+
+The exporter writes these keys (ONNX `metadata_props`, TorchScript `_extra_files`); the runtime
+reads and validates them and refuses anything it cannot trust. All values are strings (ONNX
+metadata is string to string); structured values are JSON. See README "The artifact contract".
+
+Version 1 keys (all required unless marked optional):
+
+    facegan.format_version   "1"
+    facegan.input_name       "z"        input of shape (batch, latent_dim), float32
+    facegan.output_name      "images"
+    facegan.latent_dim       e.g. "100"
+    facegan.image_size       e.g. "64"
+    facegan.channels         "3"
+    facegan.output_layout    "NCHW" (float output) or "NHWC" (uint8 output)
+    facegan.output_dtype     "float32" or "uint8"
+    facegan.value_range      JSON [lo, hi]: [-1, 1] (tanh), [0, 1] (sigmoid) or [0, 255] (uint8)
+    facegan.latents          how to draw latents: "numpy.default_rng(seed).standard_normal float32"
+    facegan.dtype            compute precision: "fp32" or "fp16"
+    facegan.model_config     JSON of ModelConfig
+    facegan.preset           preset name the run started from
+    facegan.weights          "raw" or "ema"
+    facegan.train_step       optimizer steps of the checkpoint
+    facegan.train_epoch      epochs of the checkpoint
+    facegan.checkpoint_sha256
+    facegan.torch_version, facegan.onnx_version (optional for TorchScript), facegan.facegan_version
+    facegan.parity           JSON of the parity report summary (optional: absent with --no-verify)
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+
+from .errors import MetadataError
+
+PREFIX = "facegan."
+FORMAT_VERSION = 1
+LATENTS_RECIPE = "numpy.default_rng(seed).standard_normal float32"
+
+REQUIRED_KEYS = (
+    "format_version",
+    "input_name",
+    "output_name",
+    "latent_dim",
+    "image_size",
+    "channels",
+    "output_layout",
+    "output_dtype",
+    "value_range",
+    "latents",
+    "dtype",
+    "model_config",
+    "preset",
+    "weights",
+    "train_step",
+    "train_epoch",
+    "checkpoint_sha256",
+    "torch_version",
+    "facegan_version",
+)
+OPTIONAL_KEYS = ("onnx_version", "parity")
+
+LAYOUTS = {"float32": "NCHW", "uint8": "NHWC"}
+
+
+@dataclass(frozen=True)
+class ModelMetadata:
+    """Everything a runtime needs to use an exported generator, read from the artifact itself."""
+
+    latent_dim: int  # length of one latent vector
+    image_size: int  # height == width, pixels
+    channels: int  # 3 for RGB
+    output_layout: str  # "NCHW" or "NHWC"
+    output_dtype: str  # "float32" or "uint8"
+    value_range: tuple[float, float]  # range of the output values, e.g. (-1.0, 1.0)
+    input_name: str = "z"
+    output_name: str = "images"
+    dtype: str = "fp32"  # compute precision inside the graph
+    preset: str = ""
+    weights: str = "raw"
+    train_step: int = 0
+    train_epoch: int = 0
+    checkpoint_sha256: str = ""
+    model_config: dict = field(default_factory=dict)
+    parity: dict | None = None
+    extra: dict = field(default_factory=dict)  # versions and anything else, verbatim
+
+
+def build_metadata(
+    *,
+    model_config: dict,
+    preset: str,
+    weights: str,
+    train_step: int,
+    train_epoch: int,
+    checkpoint_sha256: str,
+    output_dtype: str,
+    dtype: str,
+    versions: dict[str, str],
+    parity: dict | None = None,
+) -> dict[str, str]:
+    """The full `facegan.*` key/value map for an export (strings only)."""
+    if output_dtype not in LAYOUTS:
+        raise ValueError(f"output_dtype must be one of {sorted(LAYOUTS)}, got {output_dtype!r}")
+    value_range = [0.0, 255.0] if output_dtype == "uint8" else list(model_config["value_range"])
+    meta = {
+        "format_version": str(FORMAT_VERSION),
+        "input_name": "z",
+        "output_name": "images",
+        "latent_dim": str(int(model_config["latent_dim"])),
+        "image_size": str(int(model_config["image_size"])),
+        "channels": str(int(model_config["channels"])),
+        "output_layout": LAYOUTS[output_dtype],
+        "output_dtype": output_dtype,
+        "value_range": json.dumps([float(v) for v in value_range]),
+        "latents": LATENTS_RECIPE,
+        "dtype": dtype,
+        "model_config": json.dumps(model_config, sort_keys=True),
+        "preset": preset,
+        "weights": weights,
+        "train_step": str(int(train_step)),
+        "train_epoch": str(int(train_epoch)),
+        "checkpoint_sha256": checkpoint_sha256,
+    }
+    for name, version in versions.items():
+        meta[f"{name}_version"] = str(version)
+    if parity is not None:
+        meta["parity"] = json.dumps(parity, sort_keys=True)
+    return {PREFIX + k: v for k, v in meta.items()}
+
+
+def parse_metadata(props: dict[str, str], source: str = "model") -> ModelMetadata:
+    """Validate a `facegan.*` map and return it typed; raise MetadataError naming what is wrong."""
+    ours = {k[len(PREFIX):]: v for k, v in props.items() if k.startswith(PREFIX)}
+    if not ours:
+        raise MetadataError(f"{source} has no facegan metadata; export it with facegan-export")
+    version = ours.get("format_version")
+    if version != str(FORMAT_VERSION):
+        raise MetadataError(
+            f"{source} has facegan metadata format version {version!r}; "
+            f"this facegan reads version {FORMAT_VERSION}"
+        )
+    missing = [k for k in REQUIRED_KEYS if k not in ours]
+    if missing:
+        raise MetadataError(f"{source} metadata is missing {', '.join(PREFIX + k for k in missing)}")
+    try:
+        meta = ModelMetadata(
+            latent_dim=_positive_int(ours, "latent_dim"),
+            image_size=_positive_int(ours, "image_size"),
+            channels=_positive_int(ours, "channels"),
+            output_layout=ours["output_layout"],
+            output_dtype=ours["output_dtype"],
+            value_range=tuple(float(v) for v in json.loads(ours["value_range"])),
+            input_name=ours["input_name"],
+            output_name=ours["output_name"],
+            dtype=ours["dtype"],
+            preset=ours["preset"],
+            weights=ours["weights"],
+            train_step=int(ours["train_step"]),
+            train_epoch=int(ours["train_epoch"]),
+            checkpoint_sha256=ours["checkpoint_sha256"],
+            model_config=json.loads(ours["model_config"]),
+            parity=json.loads(ours["parity"]) if "parity" in ours else None,
+            extra={k: v for k, v in ours.items() if k not in REQUIRED_KEYS},
+        )
+    except (ValueError, TypeError) as e:  # json.JSONDecodeError is a ValueError
+        raise MetadataError(f"{source} has malformed facegan metadata: {e}") from None
+    if LAYOUTS.get(meta.output_dtype) != meta.output_layout:
+        raise MetadataError(
+            f"{source} metadata: output_dtype {meta.output_dtype!r} with layout "
+            f"{meta.output_layout!r} is not a combination facegan writes"
+        )
+    if len(meta.value_range) != 2 or not meta.value_range[0] < meta.value_range[1]:
+        raise MetadataError(f"{source} metadata: bad value_range {ours['value_range']}")
+    if meta.dtype not in ("fp32", "fp16"):
+        raise MetadataError(f"{source} metadata: unknown dtype {meta.dtype!r}")
+    return meta
+
+
+def _positive_int(ours: dict[str, str], key: str) -> int:
+    value = int(ours[key])
+    if value < 1:
+        raise ValueError(f"{PREFIX}{key} must be positive, got {value}")
+    return value

@@ -1,0 +1,123 @@
+"""Self-describing checkpoints: atomic writes, safe loads.
+
+A checkpoint is a plain dict of tensors, numbers, strings and lists, so it loads with
+`torch.load(weights_only=True)`: no unpickling of code, ever. Layout (format_version 1):
+
+    format            "facegan.checkpoint"
+    format_version    1
+    model_config      dict (ModelConfig)
+    train_config      dict (TrainConfig)
+    generator         G state_dict
+    generator_ema     EMA G state_dict, or None
+    discriminator     D state_dict
+    optimizer_g/_d    optimizer state_dicts
+    scheduler_g/_d    LR scheduler state_dicts
+    step, epoch       optimizer steps done; epochs completed
+    data_position     {"epoch": e, "batch": b}: the next batch to train on
+    rng               {"torch": ByteTensor, "cuda": [ByteTensor...]}
+    metrics           last logged metrics (dict of floats)
+    facegan_version   str
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+import os
+import pickle
+import tempfile
+import zipfile
+from pathlib import Path
+
+import torch
+
+from facegan.runtime.errors import CheckpointError
+
+FORMAT = "facegan.checkpoint"
+FORMAT_VERSION = 1
+REQUIRED = ("model_config", "train_config", "generator", "discriminator", "step", "epoch")
+
+
+def save_checkpoint(state: dict, path: Path) -> None:
+    """Write `state` to `path` atomically: temp file in the same folder, fsync, rename.
+
+    A crash or kill mid-write leaves the previous file at `path` intact.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    state = {"format": FORMAT, "format_version": FORMAT_VERSION, **state}
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            torch.save(state, f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    _fsync_dir(path.parent)
+
+
+def load_checkpoint(path: Path, map_location: str | torch.device = "cpu") -> dict:
+    """Load and validate a facegan checkpoint; raise CheckpointError with one clear line if not."""
+    path = Path(path)
+    if path.is_dir():
+        path = resolve_checkpoint_path(path)
+    if not path.is_file():
+        raise CheckpointError(f"checkpoint not found: {path}")
+    try:
+        state = torch.load(path, map_location=map_location, weights_only=True)
+    except pickle.UnpicklingError as e:
+        first = str(e).strip().splitlines()[0] if str(e).strip() else "unsafe content"
+        raise CheckpointError(
+            f"{path} is not a safe facegan checkpoint (it would need to unpickle code: {first[:160]})"
+        ) from None
+    except (RuntimeError, EOFError, zipfile.BadZipFile, ValueError, OSError) as e:
+        raise CheckpointError(f"{path} is not a readable checkpoint (truncated or foreign file: {type(e).__name__})") from None
+    if not isinstance(state, dict) or state.get("format") != FORMAT:
+        raise CheckpointError(f"{path} is not a facegan checkpoint")
+    if state.get("format_version") != FORMAT_VERSION:
+        raise CheckpointError(
+            f"{path} has checkpoint format version {state.get('format_version')!r}; "
+            f"this facegan reads version {FORMAT_VERSION}"
+        )
+    missing = [k for k in REQUIRED if k not in state]
+    if missing:
+        raise CheckpointError(f"{path} is missing {', '.join(missing)}")
+    return state
+
+
+def resolve_checkpoint_path(path: Path) -> Path:
+    """A run directory means its checkpoints/last.pt; a file means itself."""
+    path = Path(path)
+    if path.is_dir():
+        candidate = path / "checkpoints" / "last.pt"
+        if not candidate.is_file():
+            raise CheckpointError(f"{path} is a folder without checkpoints/last.pt")
+        return candidate
+    return path
+
+
+def sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _fsync_dir(folder: Path) -> None:
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:  # not supported on some platforms (Windows)
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+__all__ = ["FORMAT_VERSION", "load_checkpoint", "resolve_checkpoint_path", "save_checkpoint", "sha256_file"]

@@ -1,0 +1,130 @@
+"""DCGAN Generator and Discriminator, built from a ModelConfig.
+
+Follows the DCGAN paper and pytorch/examples: strided ConvTranspose2d blocks with BatchNorm and
+ReLU in G, strided Conv2d blocks with BatchNorm and LeakyReLU(0.2) in D, weights from N(0, 0.02).
+One up/down-sampling block is added or removed for 128 or 32 pixels. The generator takes z of shape
+(N, latent_dim), the layout the exported models keep, and D returns one logit per image.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+from .config import ModelConfig
+
+
+def feature_multipliers(image_size: int) -> list[int]:
+    """Channel multipliers of the feature maps from 4x4 up to image_size/2, e.g. 64 -> [8, 4, 2, 1].
+
+    Capped at 8 so a 128-pixel model adds a block at ngf*8 instead of doubling the widest layer.
+    """
+    num_blocks = int(math.log2(image_size)) - 2  # 4x4 -> image_size takes this many doublings
+    return [min(8, 2 ** (num_blocks - 1 - i)) for i in range(num_blocks)]
+
+
+class Generator(nn.Module):
+    def __init__(self, cfg: ModelConfig):
+        super().__init__()
+        self.cfg = cfg
+        mults = feature_multipliers(cfg.image_size)
+        c0 = cfg.ngf * mults[0]
+        if cfg.stem == "convtranspose":
+            # z as a 1x1 map -> (ngf*8) x 4 x 4
+            self.stem = nn.Sequential(
+                nn.ConvTranspose2d(cfg.latent_dim, c0, 4, 1, 0, bias=False),
+                nn.BatchNorm2d(c0),
+                nn.ReLU(True),
+            )
+        else:
+            # fully connected -> (ngf*8) x 4 x 4
+            self.stem = nn.Sequential(
+                nn.Linear(cfg.latent_dim, c0 * 16, bias=False),
+                nn.Unflatten(1, (c0, 4, 4)),
+                nn.BatchNorm2d(c0),
+                nn.ReLU(True),
+            )
+        blocks: list[nn.Module] = []
+        for m_in, m_out in zip(mults[:-1], mults[1:]):
+            # (ngf*m_in) x s x s -> (ngf*m_out) x 2s x 2s
+            blocks += [
+                nn.ConvTranspose2d(cfg.ngf * m_in, cfg.ngf * m_out, 4, 2, 1, bias=False),
+                nn.BatchNorm2d(cfg.ngf * m_out),
+                nn.ReLU(True),
+            ]
+        # (ngf) x size/2 x size/2 -> (channels) x size x size
+        blocks += [
+            nn.ConvTranspose2d(cfg.ngf * mults[-1], cfg.channels, 4, 2, 1, bias=False),
+            nn.Tanh() if cfg.activation == "tanh" else nn.Sigmoid(),
+        ]
+        self.main = nn.Sequential(*blocks)
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        if self.cfg.stem == "convtranspose":
+            z = z.reshape(z.shape[0], self.cfg.latent_dim, 1, 1)
+        return self.main(self.stem(z))
+
+
+def _d_norm(kind: str, channels: int) -> nn.Module:
+    if kind == "batch":
+        return nn.BatchNorm2d(channels)
+    if kind == "layer":  # one group = LayerNorm over (C, H, W): no batch coupling, safe for WGAN-GP
+        return nn.GroupNorm(1, channels)
+    return nn.Identity()
+
+
+class Discriminator(nn.Module):
+    def __init__(self, cfg: ModelConfig):
+        super().__init__()
+        self.cfg = cfg
+        mults = list(reversed(feature_multipliers(cfg.image_size)))  # 64 -> [1, 2, 4, 8]
+        sn = nn.utils.parametrizations.spectral_norm if cfg.spectral_norm else (lambda m: m)
+
+        def act() -> list[nn.Module]:
+            drop = [nn.Dropout(cfg.d_dropout)] if cfg.d_dropout > 0 else []
+            return [nn.LeakyReLU(0.2, inplace=True), *drop]
+
+        # (channels) x size x size -> (ndf) x size/2 x size/2, no norm on the input layer
+        layers: list[nn.Module] = [sn(nn.Conv2d(cfg.channels, cfg.ndf, 4, 2, 1, bias=False)), *act()]
+        for m_in, m_out in zip(mults[:-1], mults[1:]):
+            # (ndf*m_in) x s x s -> (ndf*m_out) x s/2 x s/2
+            layers += [
+                sn(nn.Conv2d(cfg.ndf * m_in, cfg.ndf * m_out, 4, 2, 1, bias=False)),
+                _d_norm(cfg.d_norm, cfg.ndf * m_out),
+                *act(),
+            ]
+        # (ndf*8) x 4 x 4 -> 1 logit
+        layers += [sn(nn.Conv2d(cfg.ndf * mults[-1], 1, 4, 1, 0, bias=False)), nn.Flatten(0)]
+        self.main = nn.Sequential(*layers)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.main(x)
+
+
+def weights_init(m: nn.Module) -> None:
+    """DCGAN init: conv and linear weights N(0, 0.02); norm weights N(1, 0.02), biases 0."""
+    if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear)):
+        weight = m.parametrizations.weight.original if hasattr(m, "parametrizations") else m.weight
+        nn.init.normal_(weight, 0.0, 0.02)
+    elif isinstance(m, (nn.BatchNorm2d, nn.GroupNorm)):
+        nn.init.normal_(m.weight, 1.0, 0.02)
+        nn.init.zeros_(m.bias)
+
+
+def build_models(cfg: ModelConfig, seed: int) -> tuple[Generator, Discriminator]:
+    """Create G and D with DCGAN init, deterministically from `seed` (independent of global RNG)."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        g, d = Generator(cfg), Discriminator(cfg)
+        g.apply(weights_init)
+        d.apply(weights_init)
+    return g, d
+
+
+def generator_from_state(cfg: ModelConfig, state_dict: dict) -> Generator:
+    """A Generator in eval mode with the given weights (used by export and FID)."""
+    g = Generator(cfg)
+    g.load_state_dict(state_dict)
+    return g.eval()
