@@ -77,6 +77,8 @@ class TrainConfig:
     workers: int = 2  # data loader processes for JPEG decoding
     cache: bool = True  # decode images once into a memory-mapped uint8 cache
     cache_dir: str = ""  # where decode caches live ("" = <out>/.cache)
+    crop: int = 0  # centre crop side in source pixels before resizing (0 = largest square)
+    toy_faces: int = 10000  # number of images in the toy-faces data set
     log_every: int = 50  # steps between metrics lines
     sample_count: int = 64  # images in the fixed-noise sample grid
     keep: int = 3  # per-epoch checkpoints kept besides last.pt (0 = keep all)
