@@ -66,10 +66,13 @@ def load_checkpoint(path: Path, map_location: str | torch.device = "cpu") -> dic
         path = resolve_checkpoint_path(path)
     if not path.is_file():
         raise CheckpointError(f"checkpoint not found: {path}")
+    if not zipfile.is_zipfile(path):  # torch.save writes zip archives; anything else is foreign or cut short
+        raise CheckpointError(f"{path} is not a readable checkpoint (truncated or foreign file)")
     try:
         state = torch.load(path, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as e:
-        first = str(e).strip().splitlines()[0] if str(e).strip() else "unsafe content"
+        lines = [ln.strip() for ln in str(e).splitlines() if "GLOBAL" in ln or "Unsupported" in ln]
+        first = lines[0] if lines else "unsupported content"
         raise CheckpointError(
             f"{path} is not a safe facegan checkpoint (it would need to unpickle code: {first[:160]})"
         ) from None

@@ -1,0 +1,87 @@
+"""Checkpoints: atomic writes, safe loads, clear refusals."""
+
+import os
+import pickle
+
+import pytest
+import torch
+
+from conftest import write_checkpoint
+from facegan.runtime.errors import CheckpointError
+from facegan.train import checkpoint as ck
+
+
+def test_round_trip_with_weights_only(tmp_path):
+    path = write_checkpoint(tmp_path / "c.pt", preset="dcgan-linear", ema=True)
+    raw = torch.load(path, weights_only=True)
+    assert raw["format"] == "facegan.checkpoint" and raw["format_version"] == ck.FORMAT_VERSION
+    state = ck.load_checkpoint(path)
+    assert state["model_config"]["stem"] == "linear" and state["generator_ema"] is not None
+
+
+def test_run_dir_resolves_to_last_pt(tmp_path):
+    write_checkpoint(tmp_path / "run" / "checkpoints" / "last.pt")
+    assert ck.load_checkpoint(tmp_path / "run")["step"] == 3
+    with pytest.raises(CheckpointError, match="without checkpoints/last.pt"):
+        ck.load_checkpoint(tmp_path)
+
+
+def test_crash_mid_write_keeps_previous_checkpoint(tmp_path, monkeypatch):
+    path = write_checkpoint(tmp_path / "c.pt")
+    before = path.read_bytes()
+
+    def crash(obj, f, *a, **k):
+        f.write(b"half a checkpoint")
+        raise KeyboardInterrupt  # a kill during the write
+
+    monkeypatch.setattr(torch, "save", crash)
+    with pytest.raises(KeyboardInterrupt):
+        ck.save_checkpoint({"step": 99}, path)
+    assert path.read_bytes() == before
+    assert [p.name for p in tmp_path.iterdir()] == ["c.pt"]  # no temp file left behind
+
+
+class Evil:
+    def __reduce__(self):
+        return (os.system, ("echo pwned > /dev/null",))
+
+
+def test_malicious_pickle_is_refused(tmp_path):
+    path = tmp_path / "evil.pt"
+    torch.save({"format": "facegan.checkpoint", "payload": Evil()}, path)
+    with pytest.raises(CheckpointError, match="unpickle code"):
+        ck.load_checkpoint(path)
+
+
+@pytest.mark.parametrize(
+    "content,match",
+    [
+        (None, "not found"),
+        (b"", "not a readable checkpoint"),
+        (b"garbage that is not a zip", "not a readable checkpoint"),
+        ("foreign", "not a facegan checkpoint"),
+        ("truncated", "not a readable checkpoint"),
+        ("future", "format version"),
+    ],
+)
+def test_bad_files_are_refused(tmp_path, content, match):
+    path = tmp_path / "c.pt"
+    if content == "foreign":
+        torch.save({"state_dict": {"w": torch.zeros(2)}}, path)
+    elif content == "truncated":
+        write_checkpoint(path)
+        data = path.read_bytes()
+        path.write_bytes(data[: len(data) // 2])
+    elif content == "future":
+        torch.save({"format": "facegan.checkpoint", "format_version": 99}, path)
+    elif content is not None:
+        path.write_bytes(content)
+    with pytest.raises(CheckpointError, match=match):
+        ck.load_checkpoint(path)
+
+
+def test_plain_pickle_file_is_refused(tmp_path):
+    path = tmp_path / "c.pt"
+    path.write_bytes(pickle.dumps({"format": "facegan.checkpoint"}))
+    with pytest.raises(CheckpointError):
+        ck.load_checkpoint(path)

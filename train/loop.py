@@ -1,0 +1,534 @@
+"""The DCGAN training loop: run directories, the step, logging, snapshots and exact resume.
+
+`train(model_cfg, train_cfg, run_dir)` is what `facegan-train` calls. Everything it needs to
+continue lives in the checkpoint, so `resume_from(checkpoint)` rebuilds the same state and a run
+stopped after k steps and resumed ends with the same weights as one that never stopped (on CPU).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import shutil
+import signal
+import time
+from contextlib import nullcontext
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import torch
+from torch import nn
+from torchvision.utils import save_image
+
+from facegan.runtime import __version__
+from facegan.runtime.errors import CheckpointError, FaceganError
+from facegan.runtime.latents import latents
+
+from . import distributed, losses
+from .checkpoint import load_checkpoint, save_checkpoint
+from .config import ModelConfig, TrainConfig, from_dict
+from .data import DataSpec, ImageData, load_data, normalize
+from .ema import EMA
+from .models import Discriminator, Generator, build_models
+from .schedule import make_scheduler
+
+MAX_BAD_STEPS = 3  # non-finite losses in a row before restoring the last good checkpoint
+
+
+class Interrupted(FaceganError):
+    """Training was stopped by Ctrl-C after saving a checkpoint (the CLI exits 130)."""
+
+
+@dataclass
+class TrainResult:
+    run_dir: Path
+    step: int  # optimizer steps done in total
+    epoch: int  # epochs completed
+    last_checkpoint: Path
+    metrics: dict = field(default_factory=dict)  # the last metrics line
+
+
+# ---------------------------------------------------------------------------------------------
+# Run directories
+
+
+def default_run_name(data: str) -> str:
+    """`celeba`, `toy-faces`, or the folder's name."""
+    return data if data in ("celeba", "toy-faces") else (Path(data).resolve().name or "run")
+
+
+def prepare_run_dir(out: Path, name: str, overwrite: bool) -> Path:
+    """Create runs/<name>/; refuse to touch an existing one unless `overwrite` (never with data)."""
+    run_dir = Path(out) / name
+    if run_dir.exists() and any(run_dir.iterdir()):
+        if not overwrite:
+            raise FaceganError(
+                f"run directory {run_dir} exists; pass --resume {run_dir} to continue it, "
+                "--overwrite to replace it, or --name for a new one"
+            )
+        if not (run_dir / "config.json").is_file() and not (run_dir / "checkpoints").is_dir():
+            raise FaceganError(f"{run_dir} does not look like a facegan run directory; refusing to overwrite it")
+        shutil.rmtree(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    return run_dir
+
+
+def run_dir_of(checkpoint: Path) -> Path:
+    """The run directory a checkpoint belongs to (runs/<name>/checkpoints/x.pt -> runs/<name>)."""
+    checkpoint = Path(checkpoint)
+    if checkpoint.is_dir():
+        return checkpoint
+    return checkpoint.parent.parent if checkpoint.parent.name == "checkpoints" else checkpoint.parent
+
+
+def resolved_config(model_cfg: ModelConfig, train_cfg: TrainConfig) -> dict:
+    """The config as written to config.json and printed by --dry-run."""
+    return {"model": dataclasses.asdict(model_cfg), "train": dataclasses.asdict(train_cfg), "facegan_version": __version__}
+
+
+# ---------------------------------------------------------------------------------------------
+# Devices and small pure helpers
+
+
+def pick_device(name: str) -> torch.device:
+    """`auto` picks CUDA, then MPS, then CPU; an explicit device that is missing is an error."""
+    if name == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise FaceganError("--device cuda asked for, but torch sees no CUDA device")
+    if name == "mps" and not torch.backends.mps.is_available():
+        raise FaceganError("--device mps asked for, but MPS is not available")
+    return torch.device(name)
+
+
+def steps_total(cfg: TrainConfig, batches_per_epoch: int) -> int:
+    """Optimizer steps the run will make: --steps when given, else all epochs."""
+    return cfg.steps if cfg.steps > 0 else cfg.epochs * batches_per_epoch
+
+
+def rng_state() -> dict:
+    state = {"torch": torch.get_rng_state()}
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def set_rng_state(state: dict) -> None:
+    torch.set_rng_state(state["torch"])
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+def _is_finite(*values: torch.Tensor) -> bool:
+    return all(bool(torch.isfinite(v).all()) for v in values)
+
+
+# ---------------------------------------------------------------------------------------------
+# Training state
+
+
+@dataclass
+class State:
+    """Everything that changes during training, i.e. what a checkpoint holds."""
+
+    model_cfg: ModelConfig
+    train_cfg: TrainConfig
+    g: Generator
+    d: Discriminator
+    opt_g: torch.optim.Optimizer
+    opt_d: torch.optim.Optimizer
+    sched_g: torch.optim.lr_scheduler.LRScheduler
+    sched_d: torch.optim.lr_scheduler.LRScheduler
+    ema: EMA | None
+    step: int = 0  # optimizer steps done
+    epoch: int = 0  # epochs completed
+    batch: int = 0  # next batch within `epoch`
+    metrics: dict = field(default_factory=dict)
+
+    def to_checkpoint(self) -> dict:
+        return {
+            "model_config": dataclasses.asdict(self.model_cfg),
+            "train_config": dataclasses.asdict(self.train_cfg),
+            "generator": self.g.state_dict(),
+            "generator_ema": self.ema.module.state_dict() if self.ema else None,
+            "ema_state": self.ema.state_dict() if self.ema else None,
+            "discriminator": self.d.state_dict(),
+            "optimizer_g": self.opt_g.state_dict(),
+            "optimizer_d": self.opt_d.state_dict(),
+            "scheduler_g": self.sched_g.state_dict(),
+            "scheduler_d": self.sched_d.state_dict(),
+            "step": self.step,
+            "epoch": self.epoch,
+            "data_position": {"epoch": self.epoch, "batch": self.batch},
+            "rng": rng_state(),
+            "metrics": self.metrics,
+            "facegan_version": __version__,
+        }
+
+    def load(self, ckpt: dict) -> None:
+        self.g.load_state_dict(ckpt["generator"])
+        self.d.load_state_dict(ckpt["discriminator"])
+        self.opt_g.load_state_dict(ckpt["optimizer_g"])
+        self.opt_d.load_state_dict(ckpt["optimizer_d"])
+        self.sched_g.load_state_dict(ckpt["scheduler_g"])
+        self.sched_d.load_state_dict(ckpt["scheduler_d"])
+        if self.ema is not None and ckpt.get("ema_state") is not None:
+            self.ema.load_state_dict(ckpt["ema_state"])
+        self.step = int(ckpt["step"])
+        self.epoch = int(ckpt["data_position"]["epoch"])
+        self.batch = int(ckpt["data_position"]["batch"])
+        self.metrics = dict(ckpt.get("metrics") or {})
+        if "rng" in ckpt:
+            set_rng_state(ckpt["rng"])
+
+
+def build_state(model_cfg: ModelConfig, train_cfg: TrainConfig, device: torch.device, total_steps: int) -> State:
+    g, d = build_models(model_cfg, train_cfg.seed)
+    g, d = g.to(device), d.to(device)
+    if train_cfg.channels_last:
+        g, d = g.to(memory_format=torch.channels_last), d.to(memory_format=torch.channels_last)
+    betas = (train_cfg.beta1, train_cfg.beta2)
+    opt_g = torch.optim.Adam(g.parameters(), lr=train_cfg.lr_g, betas=betas)
+    opt_d = torch.optim.Adam(d.parameters(), lr=train_cfg.lr_d, betas=betas)
+    sched = dict(total_steps=total_steps, schedule=train_cfg.lr_schedule, warmup_steps=train_cfg.warmup_steps)
+    return State(
+        model_cfg,
+        train_cfg,
+        g,
+        d,
+        opt_g,
+        opt_d,
+        make_scheduler(opt_g, **sched),
+        make_scheduler(opt_d, **sched),
+        EMA(g, train_cfg.ema) if train_cfg.ema > 0 else None,
+    )
+
+
+def resume_from(path: Path, train_overrides: dict | None = None) -> tuple[ModelConfig, TrainConfig, dict]:
+    """Configs and checkpoint to continue a run; only how long to train (and where) may change."""
+    ckpt = load_checkpoint(path)
+    model_cfg = from_dict(ModelConfig, ckpt["model_config"])
+    train_cfg = from_dict(TrainConfig, ckpt["train_config"])
+    allowed = {"epochs", "steps", "device", "workers", "log_every", "keep"}
+    changes = {k: v for k, v in (train_overrides or {}).items() if v is not None and k in allowed}
+    train_cfg = dataclasses.replace(train_cfg, **changes)
+    train_cfg.validate()
+    return model_cfg, train_cfg, ckpt
+
+
+# ---------------------------------------------------------------------------------------------
+# The loop
+
+
+def train(
+    model_cfg: ModelConfig,
+    train_cfg: TrainConfig,
+    run_dir: Path,
+    *,
+    resume: dict | None = None,
+    quiet: bool = False,
+    echo: Callable[[str], None] = print,
+    on_epoch: Callable[[State, ImageData], None] | None = None,
+) -> TrainResult:
+    """Train (or continue, given a loaded checkpoint as `resume`) and return where things are."""
+    device = pick_device(train_cfg.device)
+    dist_info = distributed.setup(device.type)
+    if dist_info.enabled and device.type == "cuda":
+        device = torch.device("cuda", dist_info.local_rank)
+    if dist_info.enabled and train_cfg.loss == "wgan-gp":
+        raise FaceganError("--loss wgan-gp is not supported with torchrun yet (DDP cannot double-backward)")
+    if train_cfg.amp and device.type != "cuda":
+        raise FaceganError("--amp needs a CUDA device")
+    if train_cfg.batch_size % dist_info.world_size:
+        raise FaceganError(f"--batch-size {train_cfg.batch_size} is not divisible by {dist_info.world_size} processes")
+    run_dir = Path(run_dir)
+    main = dist_info.is_main
+    say = echo if main else (lambda _msg: None)
+    torch.manual_seed(train_cfg.seed + dist_info.rank)  # per-rank noise; weights are seeded separately
+
+    # Data: rank 0 builds the decode cache, the others then read it.
+    spec = DataSpec(
+        source=train_cfg.data,
+        image_size=model_cfg.image_size,
+        crop=train_cfg.crop,
+        cache=train_cfg.cache,
+        cache_dir=Path(train_cfg.cache_dir) if train_cfg.cache_dir else run_dir.parent / ".cache",
+        workers=train_cfg.workers,
+        seed=train_cfg.seed,
+        toy_faces=train_cfg.toy_faces,
+    )
+    data = _load_data_ranked(spec, run_dir, dist_info, say)
+    batch_per_rank = train_cfg.batch_size // dist_info.world_size
+    batches_per_epoch = data.batches_per_epoch(batch_per_rank, dist_info.world_size)
+    if batches_per_epoch < 1:
+        raise FaceganError(f"{len(data)} images are fewer than one batch of {train_cfg.batch_size}; lower --batch-size")
+    total_steps = steps_total(train_cfg, batches_per_epoch)
+
+    s = build_state(model_cfg, train_cfg, device, total_steps)
+    if resume is not None:
+        s.load(resume)
+        if dist_info.enabled:  # only rank 0's RNG was saved: give each rank its own stream again
+            torch.manual_seed(train_cfg.seed + dist_info.rank + 1_000_003 * s.step)
+    g_train, d_train = _wrap(s.g, train_cfg, dist_info, device), _wrap(s.d, train_cfg, dist_info, device)
+    fixed_noise = torch.from_numpy(latents(train_cfg.seed, train_cfg.sample_count, model_cfg.latent_dim)).to(device)
+    value_range = model_cfg.value_range
+
+    if main:
+        (run_dir / "samples").mkdir(parents=True, exist_ok=True)
+        (run_dir / "checkpoints").mkdir(parents=True, exist_ok=True)
+        (run_dir / "config.json").write_text(json.dumps(resolved_config(model_cfg, train_cfg), indent=2) + "\n")
+        if not (run_dir / "samples" / "real.png").exists():
+            real = data.sample(min(train_cfg.sample_count, len(data)))
+            save_image(real.float() / 255.0, run_dir / "samples" / "real.png", nrow=_nrow(len(real)))
+    say(f"data: {data.description}")
+    say(
+        f"training {train_cfg.preset} on {device.type} x{dist_info.world_size}: "
+        f"{total_steps} steps ({batches_per_epoch} per epoch), from step {s.step}"
+    )
+
+    stop = _StopFlag()
+    autocast = torch.autocast("cuda", dtype=torch.bfloat16) if train_cfg.amp else nullcontext()
+    metrics_file = run_dir / "metrics.jsonl"
+    bad_steps = 0
+    window_images, window_start = 0, time.perf_counter()
+    progress = _Progress(enabled=main and not quiet, total=total_steps, done=s.step)
+
+    with stop, progress:
+        while s.step < total_steps:
+            batches = data.batches(s.epoch, batch_per_rank, train_cfg.seed, s.batch, dist_info.rank, dist_info.world_size)
+            for real_u8 in batches:
+                real = normalize(real_u8.to(device, non_blocking=True), value_range)
+                if train_cfg.channels_last:
+                    real = real.contiguous(memory_format=torch.channels_last)
+                n = real.shape[0]
+
+                # (1) Update D: maximise log D(x) + log(1 - D(G(z))) (or the chosen loss)
+                noise = torch.randn(n, model_cfg.latent_dim, device=device)
+                real_target, fake_target = losses.d_targets(n, train_cfg.label_smoothing, train_cfg.label_noise, device)
+                with autocast:
+                    fake = g_train(noise)
+                    real_logits = d_train(real)
+                    fake_logits = d_train(fake.detach())
+                    loss_d = losses.d_loss(train_cfg.loss, real_logits.float(), fake_logits.float(), real_target, fake_target)
+                if train_cfg.loss == "wgan-gp":
+                    loss_d = loss_d + train_cfg.gp_weight * losses.gradient_penalty(s.d, real, fake.detach())
+                s.opt_d.zero_grad(set_to_none=True)
+                loss_d.backward()
+
+                # (2) Update G: maximise log D(G(z)) (non-saturating), every n_critic steps
+                update_g = (s.step + 1) % train_cfg.n_critic == 0
+                loss_g = torch.zeros((), device=device)
+                if _is_finite(loss_d):
+                    _clip(s.d, train_cfg.grad_clip)
+                    s.opt_d.step()
+                    if update_g:
+                        with autocast:
+                            loss_g = losses.g_loss(train_cfg.loss, d_train(fake).float())
+                        s.opt_g.zero_grad(set_to_none=True)
+                        loss_g.backward()
+                        if _is_finite(loss_g):
+                            _clip(s.g, train_cfg.grad_clip)
+                            s.opt_g.step()
+                            if s.ema is not None:
+                                s.ema.update(s.g)
+                s.sched_d.step()
+                s.sched_g.step()
+
+                # Guard rails: a non-finite loss skips the step; too many in a row restore last.pt
+                if not _is_finite(loss_d, loss_g):
+                    bad_steps += 1
+                    say(f"step {s.step + 1}: non-finite loss (D {loss_d.item()}, G {loss_g.item()}); step skipped")
+                    if bad_steps >= MAX_BAD_STEPS:
+                        _restore_last_good(s, run_dir, say)
+                        bad_steps = 0
+                        break
+                else:
+                    bad_steps = 0
+                s.step += 1
+                s.batch += 1
+                window_images += n * dist_info.world_size
+
+                # Log
+                done = s.step >= total_steps
+                if s.step % train_cfg.log_every == 0 or done or stop.requested:
+                    elapsed_s = time.perf_counter() - window_start
+                    s.metrics = {
+                        "step": s.step,
+                        "epoch": s.epoch,
+                        "loss_d": loss_d.item(),
+                        "loss_g": loss_g.item(),
+                        "d_real": losses.d_outputs(train_cfg.loss, real_logits.detach().float()),
+                        "d_fake": losses.d_outputs(train_cfg.loss, fake_logits.detach().float()),
+                        "images_per_s": window_images / max(elapsed_s, 1e-9),
+                        "lr_g": s.opt_g.param_groups[0]["lr"],
+                        "lr_d": s.opt_d.param_groups[0]["lr"],
+                    }
+                    window_images, window_start = 0, time.perf_counter()
+                    if main:
+                        with open(metrics_file, "a") as f:
+                            f.write(json.dumps(s.metrics) + "\n")
+                progress.update(s)
+                if done or stop.requested:
+                    break
+
+            if s.batch >= batches_per_epoch:  # the epoch ran to its end
+                s.epoch += 1
+                s.batch = 0
+                # Save snapshot
+                _snapshot(s, run_dir, fixed_noise, dist_info, epoch_file=True)
+                if on_epoch is not None and main:
+                    on_epoch(s, data)
+            if stop.requested:
+                _snapshot(s, run_dir, fixed_noise, dist_info, epoch_file=False)
+                raise Interrupted(f"interrupted at step {s.step}; resume with --resume {run_dir}")
+        if s.batch > 0 or not (run_dir / "checkpoints" / "last.pt").exists():
+            _snapshot(s, run_dir, fixed_noise, dist_info, epoch_file=False)
+
+    distributed.cleanup(dist_info)
+    return TrainResult(run_dir, s.step, s.epoch, run_dir / "checkpoints" / "last.pt", s.metrics)
+
+
+def _load_data_ranked(spec: DataSpec, run_dir: Path, info: distributed.DistInfo, say) -> ImageData:
+    data = None
+    if info.is_main:
+        data = load_data(spec, run_dir=run_dir)
+    distributed.barrier(info)
+    return data if data is not None else load_data(spec, run_dir=None)
+
+
+def _wrap(module: nn.Module, cfg: TrainConfig, info: distributed.DistInfo, device: torch.device) -> nn.Module:
+    """The module as the step calls it: compiled and/or DDP-wrapped; state stays on the original."""
+    wrapped = module
+    if info.enabled:
+        ids = [device.index] if device.type == "cuda" else None
+        wrapped = nn.parallel.DistributedDataParallel(module, device_ids=ids, broadcast_buffers=False)
+    if cfg.compile:
+        wrapped = torch.compile(wrapped)
+    return wrapped
+
+
+def _clip(module: nn.Module, max_norm: float) -> None:
+    if max_norm > 0:
+        nn.utils.clip_grad_norm_(module.parameters(), max_norm)
+
+
+def _nrow(n: int) -> int:
+    return max(1, int(math.sqrt(n)))
+
+
+@torch.no_grad()
+def _save_samples(s: State, fixed_noise: torch.Tensor, path: Path) -> None:
+    """Fixed-noise grid from the EMA generator if there is one, in eval mode (as exported)."""
+    g = s.ema.module if s.ema is not None else s.g
+    was_training = g.training
+    g.eval()
+    lo, hi = s.model_cfg.value_range
+    images = (g(fixed_noise).float() - lo) / (hi - lo)
+    g.train(was_training)
+    save_image(images.clamp(0, 1), path, nrow=_nrow(len(fixed_noise)))
+
+
+def _snapshot(s: State, run_dir: Path, fixed_noise: torch.Tensor, info: distributed.DistInfo, epoch_file: bool) -> None:
+    distributed.average_buffers(s.g, info)
+    distributed.average_buffers(s.d, info)
+    if not info.is_main:
+        distributed.barrier(info)
+        return
+    ckpt_dir = run_dir / "checkpoints"
+    state = s.to_checkpoint()
+    if epoch_file:
+        _save_samples(s, fixed_noise, run_dir / "samples" / f"epoch-{s.epoch:03d}.png")
+        save_checkpoint(state, ckpt_dir / f"epoch-{s.epoch:03d}.pt")
+        _prune(ckpt_dir, s.train_cfg.keep)
+    save_checkpoint(state, ckpt_dir / "last.pt")
+    distributed.barrier(info)
+
+
+def _prune(ckpt_dir: Path, keep: int) -> None:
+    """Keep the newest `keep` per-epoch checkpoints (0 keeps all); last.pt is never touched."""
+    if keep <= 0:
+        return
+    for old in sorted(ckpt_dir.glob("epoch-*.pt"))[:-keep]:
+        old.unlink(missing_ok=True)
+
+
+def _restore_last_good(s: State, run_dir: Path, say) -> None:
+    last = run_dir / "checkpoints" / "last.pt"
+    if not last.exists():
+        raise FaceganError(f"losses went non-finite {MAX_BAD_STEPS} times in a row and there is no checkpoint to restore")
+    try:
+        ckpt = load_checkpoint(last)
+    except CheckpointError as e:
+        raise FaceganError(f"losses went non-finite and the last checkpoint could not be restored: {e}") from None
+    s.load(ckpt)
+    say(f"restored {last} (step {s.step}) after {MAX_BAD_STEPS} non-finite losses in a row")
+
+
+class _StopFlag:
+    """Ctrl-C asks the loop to stop after the current step and save; a second Ctrl-C kills."""
+
+    def __init__(self):
+        self.requested = False
+        self._previous = None
+
+    def _handler(self, signum, frame):
+        self.requested = True
+        signal.signal(signal.SIGINT, self._previous or signal.default_int_handler)
+
+    def __enter__(self):
+        try:
+            self._previous = signal.signal(signal.SIGINT, self._handler)
+        except ValueError:  # not the main thread: no signal handling
+            self._previous = None
+        return self
+
+    def __exit__(self, *exc):
+        if self._previous is not None:
+            signal.signal(signal.SIGINT, self._previous)
+        return False
+
+
+class _Progress:
+    """A rich progress bar: epoch, step, losses, images/s and ETA; a no-op when disabled."""
+
+    def __init__(self, enabled: bool, total: int, done: int):
+        self.enabled = enabled
+        if enabled:
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+            self._progress = Progress(
+                TextColumn("epoch {task.fields[epoch]}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TextColumn("{task.fields[stats]}"),
+                TimeRemainingColumn(),
+            )
+            self._task = self._progress.add_task("train", total=total, completed=done, epoch=0, stats="")
+
+    def __enter__(self):
+        if self.enabled:
+            self._progress.__enter__()
+        return self
+
+    def __exit__(self, *exc):
+        if self.enabled:
+            self._progress.__exit__(*exc)
+        return False
+
+    def update(self, s: State) -> None:
+        if not self.enabled:
+            return
+        m = s.metrics
+        stats = (
+            f"D {m['loss_d']:.3f} G {m['loss_g']:.3f} D(x) {m['d_real']:.2f} D(G(z)) {m['d_fake']:.2f} "
+            f"{m['images_per_s']:.0f} img/s"
+            if m
+            else ""
+        )
+        self._progress.update(self._task, completed=s.step, epoch=s.epoch + 1, stats=stats)

@@ -1,0 +1,121 @@
+"""What a run shows people: FID each few epochs, loss curves, the progress GIF, real-vs-fake, a morph.
+
+Hooks called by the CLI around `loop.train`; everything here is optional decoration of a run
+(matplotlib and the FID weights are extras), so a missing extra is said once and skipped, except
+FID, which the user asked for by name and therefore fails early when it cannot run.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+
+from facegan.runtime.errors import MissingExtraError
+from facegan.runtime.images import nchw_to_nhwc, save_gif, to_uint8
+from facegan.runtime.latents import latents, slerp
+
+from .config import ModelConfig, TrainConfig
+
+MORPH_STEPS = 24  # frames of the end-of-run latent interpolation GIF
+
+
+@torch.no_grad()
+def generate_uint8(g: torch.nn.Module, z: np.ndarray, value_range, batch_size: int = 64) -> np.ndarray:
+    """Eval-mode generator outputs for latents `z` as uint8 (N, H, W, 3), in chunks."""
+    was_training = g.training
+    g.eval()
+    device = next(g.parameters()).device
+    out = [
+        to_uint8(nchw_to_nhwc(g(torch.from_numpy(z[i : i + batch_size]).to(device)).float().cpu().numpy()), value_range)
+        for i in range(0, len(z), batch_size)
+    ]
+    g.train(was_training)
+    return np.concatenate(out)
+
+
+def epoch_hook(run_dir: Path, model_cfg: ModelConfig, train_cfg: TrainConfig, echo: Callable[[str], None]):
+    """The callback run after each epoch on rank 0: FID (when asked for), then the pictures."""
+    fid_state: dict = {}
+    if train_cfg.fid_every > 0:
+        from .fid import InceptionFeatures
+
+        fid_state["inception"] = InceptionFeatures()  # fails early when the extra is missing
+    said: set[str] = set()
+
+    def hook(s, data) -> None:
+        g = s.ema.module if s.ema is not None else s.g
+        if train_cfg.fid_every > 0 and s.epoch % train_cfg.fid_every == 0:
+            fid = _fid(g, data, run_dir, model_cfg, train_cfg, fid_state)
+            line = {"step": s.step, "epoch": s.epoch, "fid": fid}
+            with open(run_dir / "metrics.jsonl", "a") as f:
+                f.write(json.dumps(line) + "\n")
+            echo(f"epoch {s.epoch}: FID {fid:.2f} ({train_cfg.fid_samples} samples)")
+        _pictures(run_dir, echo, said)
+
+    return hook
+
+
+def _fid(g, data, run_dir: Path, model_cfg: ModelConfig, train_cfg: TrainConfig, fid_state: dict) -> float:
+    from .fid import fid_of_generator, reference_stats
+
+    if "ref" not in fid_state:
+        n = min(train_cfg.fid_samples, len(data))
+        cache = Path(train_cfg.cache_dir or run_dir.parent / ".cache") / f"fid-ref-{_data_key(train_cfg, model_cfg)}-{n}.npz"
+        fid_state["ref"] = reference_stats(data.sample(n), cache, inception=fid_state["inception"])
+    return fid_of_generator(
+        g, model_cfg.latent_dim, model_cfg.value_range, train_cfg.fid_samples, fid_state["ref"],
+        inception=fid_state["inception"],
+    )
+
+
+def _data_key(train_cfg: TrainConfig, model_cfg: ModelConfig) -> str:
+    import hashlib
+
+    raw = f"{Path(train_cfg.data).resolve() if train_cfg.data not in ('celeba', 'toy-faces') else train_cfg.data}"
+    raw += f"|{model_cfg.image_size}|{train_cfg.crop}|{train_cfg.toy_faces}|{train_cfg.seed}"
+    return hashlib.sha256(raw.encode()).hexdigest()[:16]
+
+
+def _pictures(run_dir: Path, echo, said: set[str]) -> None:
+    """loss.png and progress.gif, refreshed each epoch; skipped with one note without matplotlib."""
+    from .plots import plot_losses, progress_gif
+
+    grids = sorted((run_dir / "samples").glob("epoch-*.png"))
+    if grids:
+        progress_gif(grids, run_dir / "progress.gif")
+    try:
+        plot_losses(run_dir / "metrics.jsonl", run_dir / "loss.png")
+    except (ImportError, MissingExtraError):
+        if "matplotlib" not in said:
+            echo("note: loss.png needs matplotlib (pip install 'facegan[metrics]'); skipped")
+            said.add("matplotlib")
+
+
+def finish_run(result, model_cfg: ModelConfig, train_cfg: TrainConfig, echo: Callable[[str], None]) -> None:
+    """After training: real-vs-fake.png and morph.gif from the latest (EMA) generator."""
+    from .checkpoint import load_checkpoint
+    from .data import DataSpec, load_data
+    from .models import generator_from_state
+    from .plots import real_vs_fake
+
+    run_dir = result.run_dir
+    ckpt = load_checkpoint(result.last_checkpoint)
+    g = generator_from_state(model_cfg, ckpt.get("generator_ema") or ckpt["generator"])
+    n = min(train_cfg.sample_count, 32)
+    fake = generate_uint8(g, latents(train_cfg.seed, n, model_cfg.latent_dim), model_cfg.value_range)
+    spec = DataSpec(
+        source=train_cfg.data, image_size=model_cfg.image_size, crop=train_cfg.crop, cache=train_cfg.cache,
+        cache_dir=Path(train_cfg.cache_dir) if train_cfg.cache_dir else run_dir.parent / ".cache",
+        workers=train_cfg.workers, seed=train_cfg.seed, toy_faces=train_cfg.toy_faces,
+    )
+    real = nchw_to_nhwc(load_data(spec).sample(n).numpy())
+    real_vs_fake(real, fake, run_dir / "real-vs-fake.png")
+    a, b = latents(train_cfg.seed, 2, model_cfg.latent_dim)
+    frames = generate_uint8(g, slerp(a, b, MORPH_STEPS), model_cfg.value_range)
+    save_gif(np.concatenate([frames, frames[::-1]]), run_dir / "morph.gif")
+    _pictures(run_dir, echo, set())
+    echo(f"pictures: {run_dir / 'samples'}, {run_dir / 'real-vs-fake.png'}, {run_dir / 'morph.gif'}")

@@ -1,0 +1,56 @@
+"""Learning-rate schedules: linear warm-up, then constant, linear decay to 0, or cosine to 0.
+
+`lr_at` is the whole definition, a pure function of the optimizer step; `make_scheduler` wraps it
+in a LambdaLR so its state (the step count) goes into checkpoints and resumes exactly:
+
+    sched_g = make_scheduler(opt_g, total_steps, cfg.lr_schedule, cfg.warmup_steps)
+    ...opt_g.step(); sched_g.step()          # the k-th optimizer step (0-based) uses lr_at(k)
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+from .config import LR_SCHEDULES
+
+
+def lr_at(step: int, base_lr: float, total_steps: int, schedule: str, warmup_steps: int) -> float:
+    """Learning rate for optimizer step `step` (0-based) of `total_steps`.
+
+    Warm-up: step k < warmup_steps uses base_lr * (k + 1) / warmup_steps, so the first step is
+    small but not zero. After it, progress p runs from 0 (end of warm-up) to 1 (step total_steps):
+    constant -> base_lr; linear -> base_lr * (1 - p); cosine -> base_lr * (1 + cos(pi p)) / 2.
+    """
+    if schedule not in LR_SCHEDULES:
+        raise ValueError(f"lr_schedule must be one of {', '.join(LR_SCHEDULES)}, got {schedule!r}")
+    if warmup_steps < 0 or total_steps < 1:
+        raise ValueError(f"need warmup_steps >= 0 and total_steps >= 1, got {warmup_steps}, {total_steps}")
+    if step < warmup_steps:
+        return base_lr * (step + 1) / warmup_steps
+    if schedule == "constant":
+        return base_lr
+    progress = min(1.0, max(0.0, (step - warmup_steps) / max(1, total_steps - warmup_steps)))
+    if schedule == "linear":
+        return base_lr * (1.0 - progress)
+    return base_lr * 0.5 * (1.0 + math.cos(math.pi * progress))
+
+
+def make_scheduler(
+    optimizer: torch.optim.Optimizer, total_steps: int, schedule: str, warmup_steps: int
+) -> torch.optim.lr_scheduler.LambdaLR:
+    """A LambdaLR that sets each param group's lr to lr_at(step, its initial lr, ...).
+
+    The factor function is a plain closure, so state_dict() holds only the step count and base
+    lrs (loadable with weights_only=True), not the schedule: the schedule comes from the config.
+    """
+    lr_at(0, 1.0, total_steps, schedule, warmup_steps)  # validate the arguments now, not at step 0
+
+    def factor(step: int) -> float:
+        return lr_at(step, 1.0, total_steps, schedule, warmup_steps)
+
+    return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+
+
+__all__ = ["lr_at", "make_scheduler"]
