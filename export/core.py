@@ -249,7 +249,15 @@ def staged_file(final_path: Path) -> Iterator[Path]:
 
 def publish(tmp_path: Path, final_path: Path) -> None:
     """Move a verified artifact into place (atomic; replaces an existing file only after checks)."""
+    # mkstemp makes 0600 files; an artifact is meant to be shared, so give it the usual mode.
+    os.chmod(tmp_path, 0o666 & ~_umask())
     os.replace(tmp_path, final_path)
+
+
+def _umask() -> int:
+    mask = os.umask(0)  # the only portable way to read it is to set it
+    os.umask(mask)
+    return mask
 
 
 def write_text_atomic(path: Path, text: str) -> None:

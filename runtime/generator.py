@@ -26,9 +26,9 @@ from pathlib import Path
 
 import numpy as np
 
-from . import latents as latents_mod
 from .errors import MetadataError
-from .images import nchw_to_nhwc, to_uint8
+from .images import to_uint8
+from .latents import check_seed, latents as draw_latents, lerp, slerp, truncate
 from .metadata import ModelMetadata, parse_metadata
 from .session import check_device, make_session, run_bound, uses_cuda
 
@@ -128,8 +128,8 @@ class FaceGenerator:
     def latents(self, n: int, seed: int = 0) -> np.ndarray:
         """The float32 (n, latent_dim) latents `generate(n, seed)` uses (before truncation)."""
         n = check_count(n, "n")
-        seed = latents_mod.check_seed(seed)
-        return latents_mod.latents(seed, n, self.latent_dim)
+        seed = check_seed(seed)
+        return draw_latents(seed, n, self.latent_dim)
 
     def generate(
         self,
@@ -159,7 +159,7 @@ class FaceGenerator:
         output = self._check_output(output)
         batch_size = self.batch_size if batch_size is None else check_count(batch_size, "batch_size")
         if truncation != 1.0:
-            z = latents_mod.truncate(z, truncation)
+            z = truncate(z, truncation)
         out = np.empty(self._output_shape(len(z), output), dtype=self._output_dtype(output))
         for start in range(0, len(z), batch_size):
             stop = min(start + batch_size, len(z))
@@ -177,15 +177,15 @@ class FaceGenerator:
         output: str = "uint8",
     ) -> np.ndarray:
         """Frames morphing face `seed_a` into face `seed_b`, both ends included: (steps, H, W, C)."""
-        seed_a = latents_mod.check_seed(seed_a, "seed_a")
-        seed_b = latents_mod.check_seed(seed_b, "seed_b")
+        seed_a = check_seed(seed_a, "seed_a")
+        seed_b = check_seed(seed_b, "seed_b")
         steps = check_count(steps, "steps", minimum=2)
         if method not in METHODS:
             raise ValueError(f"method must be one of {', '.join(METHODS)}, got {method!r}")
         # Each end is latent 0 of its seed, i.e. the first face of generate(n, seed).
-        a = latents_mod.latents(seed_a, 1, self.latent_dim)[0]
-        b = latents_mod.latents(seed_b, 1, self.latent_dim)[0]
-        path = latents_mod.slerp(a, b, steps) if method == "slerp" else latents_mod.lerp(a, b, steps)
+        a = draw_latents(seed_a, 1, self.latent_dim)[0]
+        b = draw_latents(seed_b, 1, self.latent_dim)[0]
+        path = slerp(a, b, steps) if method == "slerp" else lerp(a, b, steps)
         return self.generate_from_latents(path, truncation=truncation, output=output)
 
     # Internals.

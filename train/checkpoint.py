@@ -8,7 +8,7 @@ A checkpoint is a plain dict of tensors, numbers, strings and lists, so it loads
     model_config      dict (ModelConfig)
     train_config      dict (TrainConfig)
     generator         G state_dict
-    generator_ema     EMA G state_dict, or None
+    generator_ema     EMA G state_dict, or None; ema_updates: EMA updates done (decay warm-up)
     discriminator     D state_dict
     optimizer_g/_d    optimizer state_dicts
     scheduler_g/_d    LR scheduler state_dicts

@@ -48,6 +48,7 @@ class TrainResult:
     epoch: int  # epochs completed
     last_checkpoint: Path
     metrics: dict = field(default_factory=dict)  # the last metrics line
+    data: ImageData | None = None  # the training data, for after-run pictures
 
 
 # ---------------------------------------------------------------------------------------------
@@ -157,7 +158,7 @@ class State:
             "train_config": dataclasses.asdict(self.train_cfg),
             "generator": self.g.state_dict(),
             "generator_ema": self.ema.module.state_dict() if self.ema else None,
-            "ema_state": self.ema.state_dict() if self.ema else None,
+            "ema_updates": self.ema.num_updates if self.ema else 0,
             "discriminator": self.d.state_dict(),
             "optimizer_g": self.opt_g.state_dict(),
             "optimizer_d": self.opt_d.state_dict(),
@@ -178,8 +179,8 @@ class State:
         self.opt_d.load_state_dict(ckpt["optimizer_d"])
         self.sched_g.load_state_dict(ckpt["scheduler_g"])
         self.sched_d.load_state_dict(ckpt["scheduler_d"])
-        if self.ema is not None and ckpt.get("ema_state") is not None:
-            self.ema.load_state_dict(ckpt["ema_state"])
+        if self.ema is not None and ckpt.get("generator_ema") is not None:
+            self.ema.load_state_dict(ckpt["generator_ema"], ckpt.get("ema_updates", 0))
         self.step = int(ckpt["step"])
         self.epoch = int(ckpt["data_position"]["epoch"])
         self.batch = int(ckpt["data_position"]["batch"])
@@ -265,9 +266,7 @@ def train(
     )
     data = _load_data_ranked(spec, run_dir, dist_info, say)
     batch_per_rank = train_cfg.batch_size // dist_info.world_size
-    batches_per_epoch = data.batches_per_epoch(batch_per_rank, dist_info.world_size)
-    if batches_per_epoch < 1:
-        raise FaceganError(f"{len(data)} images are fewer than one batch of {train_cfg.batch_size}; lower --batch-size")
+    batches_per_epoch = data.batches_per_epoch(batch_per_rank, dist_info.world_size)  # DataError if < 1
     total_steps = steps_total(train_cfg, batches_per_epoch)
 
     s = build_state(model_cfg, train_cfg, device, total_steps)
@@ -391,15 +390,28 @@ def train(
             _snapshot(s, run_dir, fixed_noise, dist_info, epoch_file=False)
 
     distributed.cleanup(dist_info)
-    return TrainResult(run_dir, s.step, s.epoch, run_dir / "checkpoints" / "last.pt", s.metrics)
+    return TrainResult(run_dir, s.step, s.epoch, run_dir / "checkpoints" / "last.pt", s.metrics, data)
 
 
 def _load_data_ranked(spec: DataSpec, run_dir: Path, info: distributed.DistInfo, say) -> ImageData:
     data = None
     if info.is_main:
-        data = load_data(spec, run_dir=run_dir)
+        data = load_data(spec, run_dir=run_dir, progress=_decode_progress(say))
     distributed.barrier(info)
     return data if data is not None else load_data(spec, run_dir=None)
+
+
+def _decode_progress(say) -> Callable[[int, int], None]:
+    """Report cache building every 10%: decoding CelebA once takes minutes on a laptop."""
+    last = [-1]
+
+    def report(done: int, total: int) -> None:
+        tenth = done * 10 // max(total, 1)
+        if tenth != last[0]:
+            last[0] = tenth
+            say(f"decoding images into the cache: {done}/{total}")
+
+    return report
 
 
 def _wrap(module: nn.Module, cfg: TrainConfig, info: distributed.DistInfo, device: torch.device) -> nn.Module:

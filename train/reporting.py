@@ -98,7 +98,6 @@ def _pictures(run_dir: Path, echo, said: set[str]) -> None:
 def finish_run(result, model_cfg: ModelConfig, train_cfg: TrainConfig, echo: Callable[[str], None]) -> None:
     """After training: real-vs-fake.png and morph.gif from the latest (EMA) generator."""
     from .checkpoint import load_checkpoint
-    from .data import DataSpec, load_data
     from .models import generator_from_state
     from .plots import real_vs_fake
 
@@ -107,12 +106,7 @@ def finish_run(result, model_cfg: ModelConfig, train_cfg: TrainConfig, echo: Cal
     g = generator_from_state(model_cfg, ckpt.get("generator_ema") or ckpt["generator"])
     n = min(train_cfg.sample_count, 32)
     fake = generate_uint8(g, latents(train_cfg.seed, n, model_cfg.latent_dim), model_cfg.value_range)
-    spec = DataSpec(
-        source=train_cfg.data, image_size=model_cfg.image_size, crop=train_cfg.crop, cache=train_cfg.cache,
-        cache_dir=Path(train_cfg.cache_dir) if train_cfg.cache_dir else run_dir.parent / ".cache",
-        workers=train_cfg.workers, seed=train_cfg.seed, toy_faces=train_cfg.toy_faces,
-    )
-    real = nchw_to_nhwc(load_data(spec).sample(n).numpy())
+    real = nchw_to_nhwc(result.data.sample(n).numpy())
     real_vs_fake(real, fake, run_dir / "real-vs-fake.png")
     a, b = latents(train_cfg.seed, 2, model_cfg.latent_dim)
     frames = generate_uint8(g, slerp(a, b, MORPH_STEPS), model_cfg.value_range)

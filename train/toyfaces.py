@@ -88,8 +88,8 @@ def draw_face(rng: np.random.Generator, size: int) -> np.ndarray:
     hair_style = HAIR_STYLES[rng.integers(len(HAIR_STYLES))]
     eye_dx = face_rx * rng.uniform(0.36, 0.46)
     eye_y = cy - face_ry * rng.uniform(0.02, 0.14)
-    eye_rx = face_rx * rng.uniform(0.16, 0.22)
-    eye_ry = eye_rx * rng.uniform(0.55, 0.85)
+    eye_rx = face_rx * rng.uniform(0.18, 0.24)
+    eye_ry = eye_rx * rng.uniform(0.6, 0.85)
     gaze = rng.uniform(-0.3, 0.3, 2)
     brow_lift = rng.uniform(0.9, 1.6)
     brow_tilt = rng.uniform(-0.02, 0.025)
@@ -151,8 +151,8 @@ def draw_face(rng: np.random.Generator, size: int) -> np.ndarray:
             fill=_colour(hair),
         )
     elif hair_style == "side":
-        d.pieslice(box(cx - face_rx * 0.3, top + face_ry * 0.5, face_rx * 0.85, face_ry * 0.35), 180, 360,
-                   fill=_colour(hair))
+        sweep = box(cx - face_rx * 0.3, top + face_ry * 0.5, face_rx * 0.85, face_ry * 0.35)
+        d.pieslice(sweep, 180, 360, fill=_colour(hair))
     elif hair_style == "afro":
         d.chord(box(cx, cy - face_ry * 0.3, face_rx * 1.05, face_ry * 0.8), 180, 360, fill=_colour(hair))
 
@@ -163,7 +163,7 @@ def draw_face(rng: np.random.Generator, size: int) -> np.ndarray:
         ix, iy = ex + gaze[0] * eye_rx * 0.4, eye_y + gaze[1] * eye_ry * 0.3
         ir = eye_ry * 0.85
         d.ellipse(box(ix, iy, ir, ir), fill=_colour(iris))
-        d.ellipse(box(ix, iy, ir * 0.5, ir * 0.5), fill=(15, 12, 10))
+        d.ellipse(box(ix, iy, ir * 0.55, ir * 0.55), fill=(15, 12, 10))
         d.ellipse(box(ix - ir * 0.3, iy - ir * 0.3, ir * 0.2, ir * 0.2), fill=(255, 255, 255))
         # Brows: a thick line above each eye, tilted symmetrically.
         by = eye_y - eye_ry * brow_lift - 0.02
@@ -177,7 +177,8 @@ def draw_face(rng: np.random.Generator, size: int) -> np.ndarray:
             gr = eye_rx * 1.45
             d.ellipse(box(ex, eye_y, gr, gr * 0.85), outline=(30, 30, 30), width=max(1, int(0.012 * s)))
         if blush:
-            d.ellipse(box(cx + side * eye_dx * 1.15, eye_y + 0.11, 0.045, 0.025), fill=_colour(skin * 0.9 + lips * 0.1))
+            cheek = box(cx + side * eye_dx * 1.15, eye_y + 0.11, 0.045, 0.025)
+            d.ellipse(cheek, fill=_colour(skin * 0.9 + lips * 0.1))
     if glasses:
         d.line(
             (((cx - eye_dx + eye_rx * 1.45) * s, eye_y * s), ((cx + eye_dx - eye_rx * 1.45) * s, eye_y * s)),

@@ -1,0 +1,301 @@
+"""What the benchmark scripts share: machine facts, interleaved timing, percentiles, tables, JSON lines.
+
+The scripts in this folder are run directly (`python benchmarks/bench_generate.py`), so they import
+this module as `common`. The method, as in nanoGPT's bench.py and onnxruntime_perf_test:
+
+- warm-up calls are run and thrown away before anything is timed;
+- variants are timed in interleaved rounds (A B C, B C A, C A B, ...), so a slow patch of a shared
+  machine hits every variant alike instead of whichever happened to run then;
+- every figure is a median or a percentile of per-call times, and ratios are taken against a
+  baseline measured in the same run, never against numbers from another day.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import math
+import os
+import platform
+import statistics
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+DEFAULT_RESULTS = Path(__file__).resolve().parent / "results.jsonl"
+
+
+# ---------------------------------------------------------------------------------------------
+# Machine facts
+
+
+def cpu_count() -> int:
+    """Cores this process may run on (the affinity mask, not the machine's total)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # macOS, Windows
+        return os.cpu_count() or 1
+
+
+def cpu_model() -> str:
+    """The CPU's marketing name from /proc/cpuinfo, else what `platform` knows."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def package_version(name: str) -> str:
+    """Installed version of a distribution, or "-" when it is not installed."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version(name)
+    except PackageNotFoundError:
+        return "-"
+
+
+def system_info(threads: int | None = None) -> dict:
+    """What a reader needs to judge the numbers: CPU, threads, date, library versions."""
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    return {
+        "date": dt.datetime.now().astimezone().isoformat(timespec="seconds"),
+        "cpu": cpu_model(),
+        "cores": cpu_count(),
+        "threads": threads if threads is not None else cpu_count(),
+        "load_avg_1min": round(load, 2),  # a busy shared machine shows up here
+        "python": platform.python_version(),
+        "torch": package_version("torch"),
+        "onnxruntime": package_version("onnxruntime") if package_version("onnxruntime") != "-" else package_version("onnxruntime-gpu"),
+        "numpy": package_version("numpy"),
+    }
+
+
+def header(title: str, info: dict, notes: Sequence[str] = ()) -> str:
+    """A Markdown heading plus one line of machine facts and any notes."""
+    facts = (
+        f"CPU: {info['cpu']} ({info['cores']} cores), threads: {info['threads']}, date: {info['date']}, "
+        f"load avg (1 min) at start: {info['load_avg_1min']}, Python {info['python']}, torch {info['torch']}, "
+        f"onnxruntime {info['onnxruntime']}, numpy {info['numpy']}"
+    )
+    lines = [f"## {title}", "", facts, ""]
+    lines += [f"- {n}" for n in notes]
+    return "\n".join(lines + ([""] if notes else []))
+
+
+# ---------------------------------------------------------------------------------------------
+# Statistics
+
+
+def percentile(values: Sequence[float], q: float) -> float:
+    """The q-th percentile (0..100) with linear interpolation between order statistics (numpy's default)."""
+    if not values:
+        raise ValueError("percentile of no values")
+    if not 0.0 <= q <= 100.0:
+        raise ValueError(f"q must be in [0, 100], got {q}")
+    ordered = sorted(values)
+    pos = (len(ordered) - 1) * q / 100.0
+    lo, hi = math.floor(pos), math.ceil(pos)
+    return ordered[lo] + (ordered[hi] - ordered[lo]) * (pos - lo)
+
+
+@dataclass
+class Timing:
+    """Per-call wall times of one variant, in seconds, and how many items each call made."""
+
+    name: str
+    items_per_call: int  # images per call (the batch size), or images per epoch
+    times_s: list[float] = field(default_factory=list)
+
+    @property
+    def p50_ms(self) -> float:
+        return percentile(self.times_s, 50) * 1e3
+
+    @property
+    def p90_ms(self) -> float:
+        return percentile(self.times_s, 90) * 1e3
+
+    @property
+    def p99_ms(self) -> float:
+        return percentile(self.times_s, 99) * 1e3
+
+    @property
+    def items_per_s(self) -> float:
+        """Throughput at the median call time: robust to the odd call a busy machine stretches."""
+        return self.items_per_call / percentile(self.times_s, 50)
+
+    def summary(self) -> dict:
+        return {
+            "name": self.name,
+            "items_per_call": self.items_per_call,
+            "calls": len(self.times_s),
+            "items_per_s": self.items_per_s,
+            "p50_ms": self.p50_ms,
+            "p90_ms": self.p90_ms,
+            "p99_ms": self.p99_ms,
+        }
+
+
+def time_calls(fn: Callable[[], object], calls: int) -> list[float]:
+    """Wall time of each of `calls` calls of `fn`, in seconds."""
+    out = []
+    for _ in range(calls):
+        start = time.perf_counter()
+        fn()
+        out.append(time.perf_counter() - start)
+    return out
+
+
+def calls_for(fn: Callable[[], object], budget_s: float, min_calls: int = 1, max_calls: int = 1000) -> int:
+    """How many calls of `fn` fit in `budget_s`, judged from one timed call (run after warm-up)."""
+    start = time.perf_counter()
+    fn()
+    one_s = max(time.perf_counter() - start, 1e-6)
+    return max(min_calls, min(max_calls, int(budget_s / one_s)))
+
+
+def interleaved(
+    variants: dict[str, Callable[[], object]],
+    items_per_call: int,
+    rounds: int,
+    calls_per_round: dict[str, int] | int,
+    warmup_calls: int = 2,
+) -> dict[str, Timing]:
+    """Time every variant in `rounds` rounds, rotating the order each round; warm-up excluded.
+
+    Each round runs `calls_per_round` back-to-back calls of each variant (an int for all, or a
+    count per variant so a fast and a slow variant get a similar share of each round).
+    """
+    if rounds < 1:
+        raise ValueError(f"rounds must be >= 1, got {rounds}")
+    names = list(variants)
+    for name in names:
+        for _ in range(warmup_calls):
+            variants[name]()
+    per = calls_per_round if isinstance(calls_per_round, dict) else {n: calls_per_round for n in names}
+    timings = {n: Timing(n, items_per_call) for n in names}
+    for r in range(rounds):
+        k = r % len(names)
+        for name in names[k:] + names[:k]:
+            timings[name].times_s += time_calls(variants[name], per[name])
+    return timings
+
+
+# ---------------------------------------------------------------------------------------------
+# Output
+
+
+def fmt(value: float | int | str | None, digits: int = 3) -> str:
+    """A number with `digits` significant digits (no scientific notation for ordinary sizes)."""
+    if value is None:
+        return "-"
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, int):
+        return str(value)
+    if not math.isfinite(value):
+        return str(value)
+    if value == 0:
+        return "0"
+    magnitude = math.floor(math.log10(abs(value)))
+    decimals = max(0, digits - 1 - magnitude)
+    return f"{value:,.{decimals}f}"
+
+
+def markdown_table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
+    """A GitHub Markdown table; numbers are formatted with `fmt`, right-aligned."""
+    cells = [[fmt(c) if not isinstance(c, str) else c for c in row] for row in rows]
+    numeric = [all(not isinstance(row[i], str) or row[i] == "-" for row in rows) for i in range(len(headers))]
+    lines = ["| " + " | ".join(headers) + " |"]
+    lines.append("|" + "|".join("---:" if numeric[i] and rows else "---" for i in range(len(headers))) + "|")
+    lines += ["| " + " | ".join(row) + " |" for row in cells]
+    return "\n".join(lines)
+
+
+def append_jsonl(path: Path, record: dict) -> Path:
+    """Append `record` as one JSON line to `path` (created with its folder if missing)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a") as f:
+        f.write(json.dumps(record, sort_keys=True, default=_json_default) + "\n")
+    return path
+
+
+def _json_default(value):
+    if isinstance(value, Path):
+        return str(value)
+    if hasattr(value, "item"):  # numpy scalars
+        return value.item()
+    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
+
+
+def target_row(name: str, measured: float | None, target: float, unit: str, higher_is_better: bool = True, note: str = "") -> dict:
+    """One checked target: measured vs wanted, met or not (None when it was not measured)."""
+    met = None if measured is None else (measured >= target if higher_is_better else measured <= target)
+    return {"target": name, "measured": measured, "wanted": target, "unit": unit,
+            "higher_is_better": higher_is_better, "met": met, "note": note}
+
+
+def targets_table(rows: Sequence[dict]) -> str:
+    """The checked targets as a Markdown table."""
+    body = []
+    for r in rows:
+        want = ("≥ " if r["higher_is_better"] else "< ") + fmt(r["wanted"]) + r["unit"]
+        got = "-" if r["measured"] is None else fmt(r["measured"]) + r["unit"]
+        met = "not measured" if r["met"] is None else ("yes" if r["met"] else "**no**")
+        body.append([r["target"], got, want, met, r["note"] or ""])
+    return markdown_table(["Target", "Measured", "Wanted", "Met", "Note"], body)
+
+
+# ---------------------------------------------------------------------------------------------
+# The compute ceiling
+
+
+def generator_flops_per_image(cfg) -> int:
+    """FLOPs (2 x multiply-accumulates) of one image through the generator of `cfg` (a ModelConfig).
+
+    Counts the ConvTranspose2d and Linear layers from their shapes, the way the Generator builds
+    them (`facegan.train.models.feature_multipliers`); BatchNorm, ReLU and Tanh are a rounding
+    error (<1%) and are left out. A transposed convolution does in_ch * out_ch * k * k MACs per
+    *input* pixel. Classic DCGAN 64x64, ngf=64, latent 100: 104.6 M MACs = 0.209 GFLOP.
+    """
+    from facegan.train.models import feature_multipliers
+
+    mults = feature_multipliers(cfg.image_size)
+    c0 = cfg.ngf * mults[0]
+    # stem: z -> (ngf*mults[0]) x 4 x 4; as a 4x4 deconv of a 1x1 map or a Linear, the same MACs
+    macs = cfg.latent_dim * c0 * 16
+    side = 4
+    channels = [cfg.ngf * m for m in mults] + [cfg.channels]
+    for c_in, c_out in zip(channels[:-1], channels[1:]):
+        macs += side * side * c_in * c_out * 4 * 4  # 4x4 kernel, stride 2: side -> 2 * side
+        side *= 2
+    return 2 * macs
+
+
+def matmul_gflops(n: int = 2048, repeats: int = 5) -> dict:
+    """This machine's fp32 matrix-multiply rate: best of `repeats` n x n sgemms, torch and numpy.
+
+    The higher of the two is the ceiling variants are measured against (the harder bar). torch
+    uses its current thread count; numpy uses its BLAS's own.
+    """
+    import numpy as np
+    import torch
+
+    flops = 2.0 * n**3
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal((n, n), dtype=np.float32)
+    b = rng.standard_normal((n, n), dtype=np.float32)
+    ta, tb = torch.from_numpy(a), torch.from_numpy(b)
+    best = {}
+    for name, fn in (("torch", lambda: torch.mm(ta, tb)), ("numpy", lambda: a @ b)):
+        fn()  # warm-up: thread pools, page faults
+        best[name] = flops / min(time_calls(fn, repeats)) / 1e9
+    return {"n": n, "repeats": repeats, "torch_gflops": best["torch"], "numpy_gflops": best["numpy"],
+            "ceiling_gflops": max(best.values())}

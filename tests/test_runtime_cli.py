@@ -1,0 +1,124 @@
+"""facegan-generate through typer's CliRunner, plus the console script and `python -m` once each."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+from runtime_models import toy_model
+from typer.testing import CliRunner
+
+from facegan.runtime.cli import app
+from facegan.runtime.generator import FaceGenerator
+
+runner = CliRunner()
+
+
+@pytest.fixture(scope="module")
+def model(tmp_path_factory) -> Path:
+    return toy_model(tmp_path_factory.mktemp("models") / "toy.onnx", output_dtype="uint8")
+
+
+def invoke(*args):
+    return runner.invoke(app, [str(a) for a in args])
+
+
+def one_error_line(result) -> str:
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("facegan-generate: error: ")
+    return lines[0]
+
+
+def test_grid(model, tmp_path):
+    out = tmp_path / "faces.png"
+    result = invoke(model, "--n", 5, "--seed", 3, "--out", out, "--nrow", 5)
+    assert result.exit_code == 0, result.output
+    assert f"wrote {out}" in result.stdout and "5 faces" in result.stdout
+    assert "provider: CPUExecutionProvider" in result.stdout
+    assert Image.open(out).size == (5 * 8 + 6 * 2, 8 + 2 * 2)
+
+
+def test_dir_gives_the_library_pixels(model, tmp_path):
+    result = invoke(model, "--n", 6, "--seed", 7, "--dir", tmp_path / "faces", "--batch-size", 4, "--threads", 1)
+    assert result.exit_code == 0, result.output
+    files = sorted((tmp_path / "faces").glob("*.png"))
+    assert [f.name for f in files] == [f"face-{i:04d}.png" for i in range(6)]
+    from_cli = np.stack([np.asarray(Image.open(f)) for f in files])
+    np.testing.assert_array_equal(from_cli, FaceGenerator(model, device="cpu").generate(6, seed=7))
+
+
+def test_truncation_flag(model, tmp_path):
+    result = invoke(model, "--n", 3, "--truncation", 0.5, "--dir", tmp_path)
+    assert result.exit_code == 0, result.output
+    got = np.stack([np.asarray(Image.open(f)) for f in sorted(tmp_path.glob("*.png"))])
+    np.testing.assert_array_equal(got, FaceGenerator(model, device="cpu").generate(3, truncation=0.5))
+
+
+def test_interpolate_gif(model, tmp_path):
+    gif = tmp_path / "morph.gif"
+    result = invoke(model, "--interpolate", 1, 2, "--steps", 5, "--gif", gif, "--method", "lerp")
+    assert result.exit_code == 0, result.output
+    assert "5 frames" in result.stdout and "lerp" in result.stdout
+    with Image.open(gif) as im:
+        assert im.n_frames == 5
+    assert not (tmp_path / "faces.png").exists()
+
+
+def test_version():
+    result = invoke("--version")
+    assert result.exit_code == 0 and result.stdout.startswith("facegan ")
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["missing.onnx"], "not found"),
+        (["not-facegan"], "no facegan metadata"),
+        (["corrupt"], "not a loadable ONNX model"),
+        (["model", "--device", "cuda", "--strict"], "CUDAExecutionProvider"),
+    ],
+)
+def test_failures_exit_1_with_one_line(model, tmp_path, args, message):
+    plain = toy_model(tmp_path / "plain.onnx", metadata=False)
+    corrupt = tmp_path / "corrupt.onnx"
+    corrupt.write_bytes(b"junk" * 10)
+    paths = {"model": model, "not-facegan": plain, "corrupt": corrupt, "missing.onnx": tmp_path / "missing.onnx"}
+    result = invoke(*[paths.get(a, a) for a in args], "--out", tmp_path / "x.png")
+    assert result.exit_code == 1, result.output
+    assert message in one_error_line(result)
+    assert not (tmp_path / "x.png").exists()
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--n", 0],
+        ["--n", 100_001],
+        ["--device", "gpu"],
+        ["--grid", "--dir", "d"],
+        ["--interpolate", 1, 2, "--n", 4],
+        ["--interpolate", 1],
+        ["--seed", -1],
+        ["--no-such-flag"],
+    ],
+)
+def test_usage_errors_exit_2(model, tmp_path, args):
+    result = invoke(model, *args, "--out", tmp_path / "x.png")
+    assert result.exit_code == 2, result.output
+    assert not (tmp_path / "x.png").exists()
+
+
+@pytest.mark.parametrize(
+    "command",
+    [[str(Path(sys.executable).with_name("facegan-generate")), "--help"], [sys.executable, "-m", "facegan.runtime", "-h"]],
+    ids=["console-script", "python-m"],
+)
+def test_help_in_a_subprocess(command):
+    result = subprocess.run(command, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert "--interpolate" in result.stdout and "facegan-generate" in result.stdout

@@ -1,0 +1,76 @@
+"""Image helpers: grid layout, zero-padded file names, GIF frames, atomic writes."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from facegan.runtime.images import grid, save_gif, save_grid, save_images, to_pil, to_uint8
+
+
+def faces(n: int, size: int = 8, channels: int = 3) -> np.ndarray:
+    return np.random.default_rng(n).integers(0, 256, (n, size, size, channels), dtype=np.uint8)
+
+
+def test_to_uint8_range_ends():
+    x = np.array([-1.0, -0.999, 0.0, 1.0, 1.5], np.float32)
+    np.testing.assert_array_equal(to_uint8(x, (-1, 1)), [0, 0, 128, 255, 255])
+
+
+def test_grid_layout():
+    images = faces(5)
+    g = grid(images, nrow=2, padding_px=2)
+    assert g.shape == (3 * 8 + 4 * 2, 2 * 8 + 3 * 2, 3)
+    np.testing.assert_array_equal(g[2:10, 2:10], images[0])
+    np.testing.assert_array_equal(g[12:20, 12:20], images[3])  # row 1, column 1
+    np.testing.assert_array_equal(g[22:30, 2:10], images[4])
+    assert (g[22:30, 12:20] == 0).all()  # the empty cell stays background
+    assert grid(images, nrow=100).shape == (12, 5 * 8 + 6 * 2, 3)  # nrow capped at N
+
+
+def test_save_grid_roundtrip(tmp_path):
+    images = faces(4)
+    path = save_grid(images, tmp_path / "sub" / "grid.png", nrow=2)
+    np.testing.assert_array_equal(np.asarray(Image.open(path)), grid(images, nrow=2))
+    assert sorted(p.name for p in path.parent.iterdir()) == ["grid.png"]  # no temporary left
+
+
+def test_save_images_zero_padded(tmp_path):
+    images = faces(3)
+    paths = save_images(images, tmp_path / "out")
+    assert [p.name for p in paths] == ["face-0000.png", "face-0001.png", "face-0002.png"]
+    for path, image in zip(paths, images):
+        np.testing.assert_array_equal(np.asarray(Image.open(path)), image)
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [p.name for p in paths]
+
+
+def test_save_gif_frames(tmp_path):
+    frames = faces(5, size=16)
+    path = save_gif(frames, tmp_path / "morph.gif", duration_ms=50)
+    with Image.open(path) as gif:
+        assert gif.n_frames == 5 and gif.size == (16, 16)
+        assert gif.info["duration"] == 50
+    assert [p.name for p in tmp_path.iterdir()] == ["morph.gif"]
+
+
+def test_to_pil_modes():
+    assert to_pil(faces(1)[0]).mode == "RGB"
+    assert to_pil(faces(1)).size == (8, 8)
+    assert to_pil(faces(1, channels=1)[0]).mode == "L"
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [np.zeros((2, 8, 8, 3), np.float32), np.zeros((8, 8, 3), np.uint8), np.zeros((2, 3, 8, 8), np.uint8),
+     np.zeros((0, 8, 8, 3), np.uint8), [[1, 2]]],
+)
+def test_rejects_non_images(tmp_path, bad):
+    with pytest.raises(ValueError, match="images"):
+        save_grid(bad, tmp_path / "x.png")
+
+
+def test_failed_write_leaves_nothing(tmp_path):
+    with pytest.raises((ValueError, KeyError, OSError)):
+        save_grid(faces(2), tmp_path / "x.unknown-format")
+    assert list(tmp_path.iterdir()) == []

@@ -1,0 +1,236 @@
+"""End-to-end training on tiny toy-face runs: presets, run directories, exact resume, exit codes."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+from typer.testing import CliRunner
+
+from facegan.train import loop
+from facegan.train.checkpoint import load_checkpoint
+from facegan.train.cli import app
+from facegan.train.config import PRESETS, resolve
+
+TINY = [
+    "--data", "toy-faces", "--toy-faces", "32", "--image-size", "32", "--ngf", "8", "--ndf", "8",
+    "--batch-size", "8", "--workers", "0", "--quiet", "--log-every", "1",
+]
+runner = CliRunner()
+
+
+def run_cli(*args: str):
+    return runner.invoke(app, [str(a) for a in args])
+
+
+def _train(tmp_path: Path, *args: str, name: str = "run"):
+    result = run_cli(*TINY, "--out", tmp_path, "--name", name, *args)
+    assert result.exit_code == 0, result.output
+    return tmp_path / name
+
+
+@pytest.mark.parametrize("preset", list(PRESETS))
+def test_every_preset_trains_a_few_steps(tmp_path, preset):
+    run = _train(tmp_path, "--preset", preset, "--steps", "3")
+    lines = [json.loads(x) for x in (run / "metrics.jsonl").read_text().splitlines()]
+    assert [m["step"] for m in lines] == [1, 2, 3]
+    for m in lines:
+        assert all(torch.isfinite(torch.tensor(m[k])) for k in ("loss_d", "loss_g", "d_real", "d_fake"))
+        assert m["images_per_s"] > 0
+    ckpt = load_checkpoint(run)
+    assert ckpt["step"] == 3 and ckpt["train_config"]["preset"] == preset
+    assert (run / "samples" / "real.png").is_file()
+    assert json.loads((run / "config.json").read_text())["train"]["preset"] == preset
+
+
+def test_run_directory_layout_and_keep(tmp_path):
+    run = _train(tmp_path, "--epochs", "3", "--keep", "2")  # 32 images / batch 8 = 4 steps per epoch
+    assert sorted(p.name for p in (run / "checkpoints").iterdir()) == ["epoch-002.pt", "epoch-003.pt", "last.pt"]
+    assert sorted(p.name for p in (run / "samples").iterdir()) == ["epoch-001.png", "epoch-002.png", "epoch-003.png", "real.png"]
+    last = load_checkpoint(run)
+    assert last["step"] == 12 and last["epoch"] == 3
+    assert last["data_position"] == {"epoch": 3, "batch": 0}
+    for picture in ("progress.gif", "real-vs-fake.png", "morph.gif"):
+        assert (run / picture).stat().st_size > 0
+
+
+def _weights(run: Path) -> dict:
+    ckpt = load_checkpoint(run)
+    return {**{f"g.{k}": v for k, v in ckpt["generator"].items()}, **{f"d.{k}": v for k, v in ckpt["discriminator"].items()}}
+
+
+@pytest.mark.parametrize("extra", [[], ["--preset", "dcgan-stable", "--lr-schedule", "constant", "--ema", "0.9"]])
+def test_resume_is_exact(tmp_path, extra):
+    """Stopped after 3 steps (mid-epoch) and resumed to 10 == 10 steps straight, bit for bit."""
+    straight = _train(tmp_path, *extra, "--steps", "10", name="straight")
+    stopped = _train(tmp_path, *extra, "--steps", "3", name="stopped")
+    assert load_checkpoint(stopped)["data_position"] == {"epoch": 0, "batch": 3}
+    result = run_cli("--resume", stopped, "--steps", "10", "--quiet")
+    assert result.exit_code == 0, result.output
+    a, b = _weights(straight), _weights(stopped)
+    assert a.keys() == b.keys()
+    for k in a:
+        assert torch.equal(a[k], b[k]), k
+    if extra:
+        ema_a, ema_b = load_checkpoint(straight)["generator_ema"], load_checkpoint(stopped)["generator_ema"]
+        assert all(torch.equal(ema_a[k], ema_b[k]) for k in ema_a)
+    steps = [json.loads(x)["step"] for x in (stopped / "metrics.jsonl").read_text().splitlines()]
+    assert steps == list(range(1, 11))
+
+
+def test_dry_run_prints_config_and_writes_nothing(tmp_path):
+    result = run_cli(*TINY, "--out", tmp_path, "--preset", "dcgan-linear-128", "--dry-run")
+    assert result.exit_code == 0, result.output
+    cfg = json.loads(result.output)
+    assert cfg["model"]["latent_dim"] == 128 and cfg["model"]["image_size"] == 32
+    assert cfg["train"]["epochs"] == 20 and cfg["train"]["data"] == "toy-faces"
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_list_presets():
+    result = run_cli("--list-presets")
+    assert result.exit_code == 0
+    assert all(name in result.output for name in PRESETS)
+
+
+def test_existing_run_is_never_overwritten_silently(tmp_path):
+    run = _train(tmp_path, "--steps", "1")
+    before = (run / "checkpoints" / "last.pt").read_bytes()
+    result = run_cli(*TINY, "--out", tmp_path, "--name", "run", "--steps", "1")
+    assert result.exit_code == 1 and "exists" in result.output
+    assert (run / "checkpoints" / "last.pt").read_bytes() == before
+    _train(tmp_path, "--steps", "2", "--overwrite")
+    assert load_checkpoint(run)["step"] == 2
+
+
+def test_overwrite_refuses_a_folder_that_is_not_a_run(tmp_path):
+    (tmp_path / "precious").mkdir()
+    (tmp_path / "precious" / "thesis.txt").write_text("keep me")
+    result = run_cli(*TINY, "--out", tmp_path, "--name", "precious", "--steps", "1", "--overwrite")
+    assert result.exit_code == 1 and "does not look like a facegan run" in result.output
+    assert (tmp_path / "precious" / "thesis.txt").read_text() == "keep me"
+
+
+@pytest.mark.parametrize(
+    "args,code,message",
+    [
+        (["--preset", "nope"], 2, "unknown preset"),
+        (["--image-size", "48"], 2, "image_size"),
+        (["--loss", "nope"], 2, ""),
+        (["--batch-size", "0"], 2, ""),
+        (["--data", "/no/such/folder"], 1, "/no/such/folder"),
+        (["--resume", "/no/such/run"], 1, "not found"),
+        (["--device", "cuda"], 1 if not torch.cuda.is_available() else 0, "cuda"),
+    ],
+)
+def test_exit_codes(tmp_path, args, code, message):
+    result = run_cli(*TINY, "--out", tmp_path, "--steps", "1", *args)
+    assert result.exit_code == code, result.output
+    assert message in result.output
+    if code == 1:
+        assert "Traceback" not in result.output and len(result.output.strip().splitlines()) == 1
+
+
+def test_resume_refuses_foreign_checkpoint(tmp_path):
+    path = tmp_path / "foreign.pt"
+    torch.save({"weights": torch.zeros(3)}, path)
+    result = run_cli("--resume", path)
+    assert result.exit_code == 1 and "not a facegan checkpoint" in result.output
+
+
+def test_non_finite_losses_skip_steps_then_restore_last_checkpoint(tmp_path, monkeypatch):
+    run = _train(tmp_path, "--steps", "4")
+    good = _weights(run)
+    real_d_loss = loop.losses.d_loss
+    calls = {"n": 0}
+
+    def flaky(*a, **k):
+        calls["n"] += 1
+        value = real_d_loss(*a, **k)
+        return value * float("nan") if calls["n"] <= 3 else value
+
+    monkeypatch.setattr(loop.losses, "d_loss", flaky)
+    model_cfg, train_cfg, ckpt = loop.resume_from(run, {"steps": 6})
+    messages: list[str] = []
+    result = loop.train(model_cfg, train_cfg, run, resume=ckpt, quiet=True, echo=messages.append)
+    assert sum("non-finite" in m for m in messages) == 3
+    assert any("restored" in m for m in messages)
+    assert result.step == 6
+    after = _weights(run)
+    assert all(torch.isfinite(v.float()).all() for v in after.values())
+    assert any(not torch.equal(good[k], after[k]) for k in good)  # it trained on after restoring
+
+
+def test_ctrl_c_saves_and_exits_130(tmp_path):
+    cmd = [sys.executable, "-m", "facegan.train", *TINY, "--toy-faces", "64", "--out", str(tmp_path), "--name", "run", "--steps", "100000"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    metrics = tmp_path / "run" / "metrics.jsonl"
+    deadline = time.time() + 120
+    while time.time() < deadline and not (metrics.exists() and metrics.stat().st_size > 0):
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err
+    assert "interrupted at step" in err and "Traceback" not in err
+    ckpt = load_checkpoint(tmp_path / "run")
+    assert ckpt["step"] >= 1
+    steps = [json.loads(x)["step"] for x in metrics.read_text().splitlines()]
+    assert steps[-1] == ckpt["step"]
+
+
+TORCHRUN_SCRIPT = """
+import os, sys, torch
+from pathlib import Path
+from facegan.train import loop
+from facegan.train.config import resolve
+out = Path(sys.argv[1])
+model_cfg, train_cfg = resolve("dcgan", {"image_size": 32, "ngf": 8, "ndf": 8},
+    {"data": "toy-faces", "toy_faces": 32, "batch_size": 8, "steps": 5, "workers": 0, "device": "cpu", "log_every": 1})
+rank = int(os.environ["RANK"])
+if rank == 0:
+    loop.prepare_run_dir(out, "ddp", overwrite=False)
+import torch.distributed as dist
+from facegan.train import distributed
+distributed.setup("cpu"); dist.barrier()
+result = loop.train(model_cfg, train_cfg, out / "ddp", quiet=True, echo=lambda m: None)
+"""
+
+
+@pytest.mark.slow
+def test_torchrun_two_processes_gloo(tmp_path):
+    """2 CPU processes: one run directory, and identical generator weights on both ranks."""
+    script = tmp_path / "ddp_train.py"
+    # Each rank dumps its own live generator after every snapshot (rank 1 never writes otherwise).
+    script.write_text(
+        TORCHRUN_SCRIPT.replace(
+            "result = loop.train(",
+            "orig = loop._snapshot\n"
+            "def spy(s, *args, **kwargs):\n"
+            "    orig(s, *args, **kwargs)\n"
+            "    torch.save(s.g.state_dict(), out / f'g-rank{rank}.pt')\n"
+            "loop._snapshot = spy\n"
+            "result = loop.train(",
+        )
+    )
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    proc = subprocess.run(
+        [sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2", "--master-port", "29533", str(script), str(tmp_path)],
+        capture_output=True, text=True, timeout=300, env=env,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert sorted(p.name for p in tmp_path.iterdir() if p.is_dir()) == ["ddp"]
+    g0 = torch.load(tmp_path / "g-rank0.pt", weights_only=True)
+    g1 = torch.load(tmp_path / "g-rank1.pt", weights_only=True)
+    for k in g0:
+        assert torch.equal(g0[k], g1[k]), k
+    ckpt = load_checkpoint(tmp_path / "ddp")
+    assert ckpt["step"] == 5
+    for k in g0:
+        assert torch.equal(ckpt["generator"][k], g0[k]), k
