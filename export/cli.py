@@ -64,7 +64,7 @@ def _int_list(name: str, minimum: int):
 
 @app.command()
 def export(
-    checkpoint: Annotated[Path, typer.Argument(help="A checkpoint file, or a run directory (meaning its checkpoints/last.pt).", show_default=False)],
+    checkpoint: Annotated[Path, typer.Argument(help="A checkpoint file, or a run directory (meaning its checkpoints/last.pt).", metavar="CHECKPOINT_OR_RUN_DIR", show_default=False)],
     format: Annotated[Format, typer.Option("--format", "-f", help="Artifact to write: onnx, torchscript, or all (both).")] = Format.onnx,
     out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Folder for the artifacts (default: next to the run directory, or beside the checkpoint file).", file_okay=False)] = None,
     opset: Annotated[int, typer.Option(help="ONNX opset to pin (18 or newer).", min=18)] = 18,
@@ -79,7 +79,7 @@ def export(
     force: Annotated[bool, typer.Option("--force", help="Overwrite existing artifacts.")] = False,
     version: Annotated[Optional[bool], typer.Option("--version", help="Show the facegan version and exit.", callback=version_callback, is_eager=True)] = None,
 ) -> None:
-    """Export the generator of CHECKPOINT (eval mode; the discriminator is not exported)."""
+    """Export the generator of CHECKPOINT_OR_RUN_DIR (eval mode; the discriminator is not exported)."""
     batch_list = _int_list("batch_sizes", 1)(batch_sizes) if not no_verify else []
     seed_list = _int_list("seeds", 0)(seeds) if not no_verify else []
 
@@ -141,7 +141,7 @@ def _print_result(result, parity) -> None:
     if result.parity is not None:
         console.print(parity.render_table(result.parity))
         verdict = (
-            f"parity passed: {result.parity['num_cases']} cases, max abs diff "
+            f"parity passed: {result.parity['num_cases']} case(s), max abs diff "
             f"{result.parity['max_abs_diff']:.3g} (atol {result.parity['atol']:g})"
         )
     else:

@@ -11,6 +11,7 @@ that ran; library errors exit 1 with one line, usage errors exit 2.
 from __future__ import annotations
 
 import logging
+import sys
 from enum import Enum
 from pathlib import Path
 from typing import Annotated, Optional
@@ -88,8 +89,7 @@ def generate(
         fail(TOOL, "--grid and --dir are alternatives; give one", code=2)
     if interpolate is not None and n is not None:
         fail(TOOL, "--n does not apply to --interpolate (the morph has --steps frames)", code=2)
-    # Warnings (a CUDA fallback) always reach stderr; --verbose adds the session details.
-    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format=f"{TOOL}: %(message)s")
+    _log_to_stderr(logging.INFO if verbose else logging.WARNING)
 
     from .errors import FaceganError
     from .generator import FaceGenerator
@@ -122,6 +122,31 @@ def generate(
     for line in written:
         typer.echo(f"wrote {line}")
     typer.echo(f"provider: {gen.providers[0]} (applied: {', '.join(gen.providers)})")
+
+
+class _StderrHandler(logging.StreamHandler):
+    """Writes to whatever sys.stderr is at the time (test runners swap it between calls)."""
+
+    @property
+    def stream(self):
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value) -> None:
+        pass
+
+
+def _log_to_stderr(level: int) -> None:
+    """Show facegan.runtime's log on stderr: warnings (a CUDA fallback) always, details with -v.
+
+    Only facegan's logger is configured, not the root one, so an embedding app keeps its own.
+    """
+    logger = logging.getLogger("facegan.runtime")
+    logger.setLevel(level)
+    if not any(isinstance(h, _StderrHandler) for h in logger.handlers):
+        handler = _StderrHandler()
+        handler.setFormatter(logging.Formatter(f"{TOOL}: %(levelname)s: %(message)s"))
+        logger.addHandler(handler)
 
 
 def main() -> None:

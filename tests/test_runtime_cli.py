@@ -122,3 +122,12 @@ def test_help_in_a_subprocess(command):
     result = subprocess.run(command, capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
     assert "--interpolate" in result.stdout and "facegan-generate" in result.stdout
+
+
+def test_cuda_fallback_warns_and_runs(model, tmp_path):
+    result = invoke(model, "--device", "cuda", "--n", 2, "--out", tmp_path / "x.png")
+    assert result.exit_code == 0, result.output
+    assert "WARNING" in result.stderr and "falling back to the CPU" in result.stderr
+    assert "provider: CPUExecutionProvider" in result.stdout
+    verbose = invoke(model, "-v", "--n", 2, "--out", tmp_path / "y.png")
+    assert "applied ['CPUExecutionProvider']" in verbose.stderr

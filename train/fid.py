@@ -57,17 +57,22 @@ Stats = tuple[np.ndarray, np.ndarray]  # (mu (D,), sigma (D, D)), float64
 def frechet_distance(mu1: np.ndarray, sigma1: np.ndarray, mu2: np.ndarray, sigma2: np.ndarray) -> float:
     """||mu1 - mu2||^2 + Tr(S1) + Tr(S2) - 2 Tr((S1 S2)^(1/2)) between two Gaussians.
 
-    Tr((S1 S2)^(1/2)) equals Tr((S1^(1/2) S2 S1^(1/2))^(1/2)), whose argument is symmetric PSD:
-    two `eigh` calls give it stably, where a general sqrtm of the non-symmetric S1 S2 can return
-    complex noise. Covariances of fewer samples than dimensions are singular: eigenvalues below
+    Tr((S1 S2)^(1/2)) equals Tr((L^T S2 L)^(1/2)) with S1 = L L^T (Cholesky, or L = S1^(1/2)
+    when S1 is singular), whose argument is symmetric PSD: `eigvalsh` gives it stably, where a
+    general sqrtm of the non-symmetric S1 S2 can return complex noise (and needs scipy). Covariances of fewer samples than dimensions are singular: eigenvalues below
     rounding level are set to exactly 0, or their square roots (~1e-8 each) would add up.
     """
     mu1, mu2 = np.atleast_1d(np.asarray(mu1, np.float64)), np.atleast_1d(np.asarray(mu2, np.float64))
     s1, s2 = np.atleast_2d(np.asarray(sigma1, np.float64)), np.atleast_2d(np.asarray(sigma2, np.float64))
     if mu1.shape != mu2.shape or s1.shape != s2.shape or s1.shape != (mu1.size, mu1.size):
         raise ValueError(f"mismatched statistics: mu {mu1.shape} vs {mu2.shape}, sigma {s1.shape} vs {s2.shape}")
-    s1_sqrt = _psd_sqrt(s1)
-    middle = s1_sqrt @ s2 @ s1_sqrt
+    try:
+        # S1 = L L^T: L^T S2 L has the eigenvalues of S1 S2, and Cholesky is ~10x cheaper than eigh.
+        lower = np.linalg.cholesky(s1)
+        middle = lower.T @ s2 @ lower
+    except np.linalg.LinAlgError:  # singular S1 (fewer samples than dimensions)
+        s1_sqrt = _psd_sqrt(s1)
+        middle = s1_sqrt @ s2 @ s1_sqrt
     tr_covmean = np.sqrt(_clip_null(np.linalg.eigvalsh((middle + middle.T) / 2))).sum()
     diff = mu1 - mu2
     return float(diff @ diff + np.trace(s1) + np.trace(s2) - 2.0 * tr_covmean)
@@ -160,11 +165,11 @@ class InceptionFeatures:
         return out
 
 
-def features_of(batches: np.ndarray | torch.Tensor | Iterable, extractor: InceptionFeatures) -> np.ndarray:
+def features_of(batches: np.ndarray | torch.Tensor | Iterable, inception: InceptionFeatures) -> np.ndarray:
     """Features of an array of uint8 images, or of an iterable of such batches, stacked."""
     if isinstance(batches, (np.ndarray, torch.Tensor)):
-        return extractor(batches)
-    parts = [extractor(b) for b in batches]
+        return inception(batches)
+    parts = [inception(b) for b in batches]
     if not parts:
         raise ValueError("no images to compute FID features of")
     return np.concatenate(parts)
@@ -177,7 +182,7 @@ def features_of(batches: np.ndarray | torch.Tensor | Iterable, extractor: Incept
 def reference_stats(
     images: np.ndarray | torch.Tensor | Iterable,
     cache_path: Path | None,
-    extractor: InceptionFeatures | None = None,
+    inception: InceptionFeatures | None = None,
 ) -> Stats:
     """Statistics of real uint8 images, loaded from `cache_path` when it holds them.
 
@@ -189,8 +194,8 @@ def reference_stats(
         cached = load_stats(cache_path)
         if cached is not None:
             return cached
-    extractor = extractor or InceptionFeatures()
-    feats = features_of(images, extractor)
+    inception = inception if inception is not None else InceptionFeatures()
+    feats = features_of(images, inception)
     mu, sigma = feature_stats(feats)
     if cache_path is not None:
         save_stats(cache_path, mu, sigma, len(feats))
@@ -259,18 +264,21 @@ def fid_of_generator(
     value_range: tuple[float, float],
     n: int,
     ref_stats: Stats,
-    device: str | torch.device = "cpu",
+    device: str | torch.device | None = None,
     batch_size: int = 50,
     seed: int = 0,
-    extractor: InceptionFeatures | None = None,
+    inception: InceptionFeatures | None = None,
 ) -> float:
     """FID of `n` images of the eager generator `g` (eval mode, restored after) against `ref_stats`.
 
-    Pass one `extractor` across calls in a training run to load Inception once.
+    `device` defaults to where g's weights are. Pass one `inception` across calls in a training
+    run to load Inception once.
     """
     _check_n(n)
-    extractor = extractor or InceptionFeatures(device)
-    feats = features_of(generated_batches(g, latent_dim, value_range, n, device, batch_size, seed), extractor)
+    if device is None:
+        device = next(g.parameters()).device
+    inception = inception if inception is not None else InceptionFeatures(device)
+    feats = features_of(generated_batches(g, latent_dim, value_range, n, device, batch_size, seed), inception)
     return frechet_distance(*feature_stats(feats), *ref_stats)
 
 
@@ -281,7 +289,7 @@ def fid_of_onnx(
     device: str = "cpu",
     batch_size: int = 50,
     seed: int = 0,
-    extractor: InceptionFeatures | None = None,
+    inception: InceptionFeatures | None = None,
 ) -> float:
     """FID of `n` images of an exported ONNX model, run through facegan.runtime.FaceGenerator.
 
@@ -292,9 +300,9 @@ def fid_of_onnx(
 
     _check_n(n)
     gen = FaceGenerator(model_path, device=device, batch_size=batch_size)
-    if extractor is None:
+    if inception is None:
         use_cuda = device in ("cuda", "auto") and torch.cuda.is_available()
-        extractor = InceptionFeatures("cuda" if use_cuda else "cpu")
+        inception = InceptionFeatures("cuda" if use_cuda else "cpu")
     z_all = gen.latents(n, seed)
 
     def batches() -> Iterator[np.ndarray]:
@@ -302,7 +310,7 @@ def fid_of_onnx(
             nhwc = gen.generate_from_latents(z_all[start : start + batch_size], output="uint8")
             yield np.ascontiguousarray(nhwc.transpose(0, 3, 1, 2))
 
-    return frechet_distance(*feature_stats(features_of(batches(), extractor)), *ref_stats)
+    return frechet_distance(*feature_stats(features_of(batches(), inception)), *ref_stats)
 
 
 def _check_n(n: int) -> None:

@@ -42,8 +42,10 @@ def epoch_hook(run_dir: Path, model_cfg: ModelConfig, train_cfg: TrainConfig, ec
     fid_state: dict = {}
     if train_cfg.fid_every > 0:
         from .fid import InceptionFeatures
+        from .loop import pick_device
 
-        fid_state["inception"] = InceptionFeatures()  # fails early when the extra is missing
+        # Built before training starts, so a missing extra fails the run early.
+        fid_state["inception"] = InceptionFeatures(pick_device(train_cfg.device))
     said: set[str] = set()
 
     def hook(s, data) -> None:

@@ -1,0 +1,116 @@
+"""Export speed: seconds to export and parity-check the generator as ONNX and as TorchScript.
+
+    .venv/bin/python benchmarks/bench_export.py                  # dcgan 64x64, random DCGAN init
+    .venv/bin/python benchmarks/bench_export.py --checkpoint runs/celeba
+    .venv/bin/python benchmarks/bench_export.py --quick          # tiny model, one round, for CI smoke
+
+Each round exports with the library's defaults (`export_onnx` / `export_torchscript`, verify=True:
+parity at batch sizes 1, 3, 64 on seeds 0, 1, 2) and splits the wall time into conversion
+(`ExportResult.export_s`), parity checking (`verify_s`) and the rest (loading the checkpoint,
+writing). Formats alternate in rotated order; medians over rounds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+import time
+import warnings
+from pathlib import Path
+
+import common
+from bench_generate import random_checkpoint
+
+FORMATS = ("onnx", "torchscript")
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--checkpoint", type=Path, help="Export this checkpoint (file or run folder) instead of a random one.")
+    p.add_argument("--preset", default="dcgan", help="Preset of the random model (default: dcgan).")
+    p.add_argument("--image-size", type=int, help="Image size of the random model (default: the preset's; quick: 32).")
+    p.add_argument("--ngf", type=int, help="Generator width of the random model (default: the preset's; quick: 8).")
+    p.add_argument("--rounds", type=int, help="Exports per format (default: 3; quick: 1).")
+    p.add_argument("--results", type=Path, default=common.DEFAULT_RESULTS, help="JSON-lines file to append to.")
+    p.add_argument("--quick", action="store_true", help="A short run with a tiny model, for CI smoke tests.")
+    args = p.parse_args(argv)
+    if args.quick:
+        args.image_size = args.image_size or 32
+        args.ngf = args.ngf or 8
+    args.rounds = args.rounds or (1 if args.quick else 3)
+    return args
+
+
+def export_once(fmt: str, checkpoint: Path, folder: Path) -> dict:
+    """One export with parity check; its wall time split into conversion, verification and the rest."""
+    from facegan.export.onnx import export_onnx
+    from facegan.export.torchscript import export_torchscript
+
+    fn, suffix = (export_onnx, ".onnx") if fmt == "onnx" else (export_torchscript, ".ts.pt")
+    start = time.perf_counter()
+    result = fn(checkpoint, folder / f"g{suffix}", verify=True, force=True)
+    wall_s = time.perf_counter() - start
+    return {"wall_s": wall_s, "export_s": result.export_s, "verify_s": result.verify_s,
+            "size_mb": result.path.stat().st_size / 1e6, "parity_ok": bool(result.parity)}
+
+
+def main(argv: list[str] | None = None) -> dict:
+    args = parse_args(argv)
+    warnings.filterwarnings("ignore", category=DeprecationWarning, module=r"torch\..*")
+    warnings.filterwarnings("ignore", category=FutureWarning, module=r"torch\..*")
+    import torch
+
+    threads = common.cpu_count()
+    torch.set_num_threads(threads)
+    info = common.system_info(threads)
+    runs: dict[str, list[dict]] = {f: [] for f in FORMATS}
+    with tempfile.TemporaryDirectory(prefix="facegan-bench-") as tmp:
+        tmp = Path(tmp)
+        checkpoint = args.checkpoint or random_checkpoint(args.preset, tmp, image_size=args.image_size, ngf=args.ngf)
+        from facegan.export.core import load_generator
+
+        model_cfg = load_generator(checkpoint).model_config
+        for r in range(args.rounds):
+            order = FORMATS[r % 2:] + FORMATS[: r % 2]
+            for fmt in order:
+                runs[fmt].append(export_once(fmt, checkpoint, tmp))
+
+    median = lambda fmt, key: common.percentile([x[key] for x in runs[fmt]], 50)  # noqa: E731
+    rows = [
+        {"format": fmt, "rounds": len(runs[fmt]), "wall_s": median(fmt, "wall_s"), "export_s": median(fmt, "export_s"),
+         "verify_s": median(fmt, "verify_s"), "other_s": median(fmt, "wall_s") - median(fmt, "export_s") - median(fmt, "verify_s"),
+         "size_mb": runs[fmt][-1]["size_mb"], "parity_ok": all(x["parity_ok"] for x in runs[fmt]), "runs": runs[fmt]}
+        for fmt in FORMATS
+    ]
+    record = {
+        "bench": "export",
+        "quick": args.quick,
+        "system": info,
+        "model": {"preset": args.preset if args.checkpoint is None else "checkpoint", "checkpoint": str(args.checkpoint or ""),
+                  "config": model_cfg},
+        "settings": {"rounds": args.rounds},
+        "results": rows,
+        "notes": [f"torch.set_num_threads({threads}) (the core count).",
+                  "Library defaults: verify=True, parity at batch sizes 1, 3, 64 on seeds 0, 1, 2; medians over rounds."],
+    }
+    print(render(record))
+    common.append_jsonl(args.results, record)
+    print(f"\nappended to {args.results}")
+    return record
+
+
+def render(record: dict) -> str:
+    cfg = record["model"]["config"]
+    title = (f"Export: {record['model']['preset']} {cfg['image_size']}x{cfg['image_size']}, ngf={cfg['ngf']}"
+             + (" (--quick)" if record["quick"] else ""))
+    out = [common.header(title, record["system"], record["notes"])]
+    out.append(common.markdown_table(
+        ["Format", "Total s", "Convert s", "Parity check s", "Other s", "File MB", "Parity passed", "Rounds"],
+        [[r["format"], r["wall_s"], r["export_s"], r["verify_s"], r["other_s"], r["size_mb"],
+          "yes" if r["parity_ok"] else "no", r["rounds"]] for r in record["results"]],
+    ))
+    return "\n".join(out)
+
+
+if __name__ == "__main__":
+    main()

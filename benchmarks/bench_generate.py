@@ -1,0 +1,393 @@
+"""Generation speed: PyTorch eager vs TorchScript vs onnxruntime, against this machine's matmul ceiling.
+
+    .venv/bin/python benchmarks/bench_generate.py                 # dcgan 64x64, random DCGAN init
+    .venv/bin/python benchmarks/bench_generate.py --checkpoint runs/celeba
+    .venv/bin/python benchmarks/bench_generate.py --quick         # a few seconds, for CI smoke
+
+Measures images/s and per-call latency (P50, P90, P99) of every variant at batch sizes 1, 16, 64
+and 256, interleaved in rounds; ratios are against PyTorch eager fp32 from the same run. The same
+run measures the fp32 GEMM rate and reports each variant's achieved GFLOP/s as a fraction of it, and
+the runtime's cold start (import + model load + first image) in fresh processes. Prints Markdown
+tables and appends one JSON line to the results file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+import common
+
+BATCH_SIZES = (1, 16, 64, 256)
+QUICK_BATCH_SIZES = (1, 16)
+EAGER = "torch eager fp32"
+ORT_DEFAULT = "onnxruntime CPU (runtime defaults)"
+PARITY_ATOL = 1e-3  # a benchmark of a wrong model is worthless: eager and artifacts must agree
+
+COLD_START_SNIPPET = r"""
+import json, sys, time
+t0 = time.perf_counter()
+from facegan.runtime import FaceGenerator
+t1 = time.perf_counter()
+gen = FaceGenerator(sys.argv[1], device="cpu")
+t2 = time.perf_counter()
+gen.generate(1, seed=0)
+t3 = time.perf_counter()
+print(json.dumps({"import_s": t1 - t0, "load_s": t2 - t1, "first_image_s": t3 - t2, "total_s": t3 - t0,
+                  "torch_imported": "torch" in sys.modules}))
+"""
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--checkpoint", type=Path, help="Benchmark this checkpoint (file or run folder) instead of a random one.")
+    p.add_argument("--preset", default="dcgan", help="Preset of the random model (default: dcgan).")
+    p.add_argument("--image-size", type=int, help="Image size of the random model (default: the preset's, 64).")
+    p.add_argument("--ngf", type=int, help="Generator width of the random model (default: the preset's, 64).")
+    p.add_argument("--batch-sizes", default=None, help="Comma-separated batch sizes (default: 1,16,64,256).")
+    p.add_argument("--rounds", type=int, default=None, help="Interleaved timing rounds (default: 9; quick: 2).")
+    p.add_argument("--round-s", type=float, default=None, help="Seconds per variant per round (default: 0.3).")
+    p.add_argument("--cold-starts", type=int, default=None, help="Fresh processes for cold start (default: 7).")
+    p.add_argument("--gemm-n", type=int, default=None, help="Matrix side of the GEMM ceiling (default: 2048).")
+    p.add_argument("--results", type=Path, default=common.DEFAULT_RESULTS, help="JSON-lines file to append to.")
+    p.add_argument("--quick", action="store_true", help="A short run with a tiny model, for CI smoke tests.")
+    args = p.parse_args(argv)
+    quick = args.quick
+    args.batch_sizes = (
+        tuple(int(b) for b in args.batch_sizes.split(",")) if args.batch_sizes else (QUICK_BATCH_SIZES if quick else BATCH_SIZES)
+    )
+    args.rounds = args.rounds or (2 if quick else 9)
+    args.round_s = args.round_s or (0.03 if quick else 0.3)
+    args.cold_starts = args.cold_starts or (1 if quick else 7)
+    args.gemm_n = args.gemm_n or (512 if quick else 2048)
+    if quick:
+        args.image_size = args.image_size or 32
+        args.ngf = args.ngf or 8
+    return args
+
+
+# ---------------------------------------------------------------------------------------------
+# The model and its artifacts
+
+
+def random_checkpoint(preset: str, folder: Path, **model_overrides) -> Path:
+    """A checkpoint of a DCGAN-initialised (untrained) model of `preset`: speed does not need training."""
+    import torch
+
+    from facegan.train.checkpoint import save_checkpoint
+    from facegan.train.config import resolve
+    from facegan.train.models import build_models
+
+    model_cfg, train_cfg = resolve(preset, model_overrides, {})
+    g, d = build_models(model_cfg, seed=0)
+    state = {
+        "model_config": dataclasses.asdict(model_cfg),
+        "train_config": dataclasses.asdict(train_cfg),
+        "generator": g.state_dict(),
+        "generator_ema": None,
+        "discriminator": d.state_dict(),
+        "step": 0,
+        "epoch": 0,
+        "data_position": {"epoch": 0, "batch": 0},
+        "rng": {"torch": torch.get_rng_state()},
+        "metrics": {},
+        "facegan_version": "benchmark",
+    }
+    path = folder / "random.pt"
+    save_checkpoint(state, path)
+    return path
+
+
+def export_artifacts(checkpoint: Path, folder: Path, fp16: bool) -> dict[str, Path]:
+    """ONNX fp32 (+ fp16 for CUDA) and TorchScript files; parity is checked below, cheaply."""
+    from facegan.export.onnx import export_onnx
+    from facegan.export.torchscript import export_torchscript
+
+    out = {
+        "onnx": export_onnx(checkpoint, folder / "g.onnx", verify=False).path,
+        "torchscript": export_torchscript(checkpoint, folder / "g.ts.pt", verify=False).path,
+    }
+    if fp16:
+        out["onnx_fp16"] = export_onnx(checkpoint, folder / "g-fp16.onnx", dtype="fp16", verify=False).path
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# Variants: name -> a zero-argument call that makes one batch
+
+
+def cpu_sessions(onnx_path: Path, threads: int) -> dict:
+    """onnxruntime CPU sessions: the runtime's defaults and the thread settings worth comparing."""
+    import onnxruntime as ort
+
+    from facegan.runtime.session import make_session, session_options
+
+    sessions = {ORT_DEFAULT: make_session(onnx_path, "cpu")}
+    sessions["onnxruntime CPU, 1 thread"] = make_session(onnx_path, "cpu", threads=1)
+    sessions[f"onnxruntime CPU, {threads} threads"] = make_session(onnx_path, "cpu", threads=threads)
+    # Spinning keeps idle pool threads busy-waiting for the next op: fast on a quiet machine,
+    # but on a shared 2-core box they compete with the thread doing the work.
+    opts = session_options(threads)
+    opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    sessions[f"onnxruntime CPU, {threads} threads, no spinning"] = ort.InferenceSession(
+        str(onnx_path), sess_options=opts, providers=["CPUExecutionProvider"]
+    )
+    return sessions
+
+
+def cuda_variants(paths: dict[str, Path], z: np.ndarray) -> dict:
+    """onnxruntime CUDA: fp32, fp16, and fp32 with I/O binding (input and output stay on the GPU)."""
+    import onnxruntime as ort
+
+    from facegan.runtime.session import make_session
+
+    fp32 = make_session(paths["onnx"], "cuda", strict=True)
+    fp16 = make_session(paths["onnx_fp16"], "cuda", strict=True)
+    z_gpu = ort.OrtValue.ortvalue_from_numpy(z, "cuda", 0)
+    binding = fp32.io_binding()
+    binding.bind_ortvalue_input("z", z_gpu)
+    binding.bind_output("images", "cuda", 0)
+
+    def bound() -> None:
+        fp32.run_with_iobinding(binding)  # returns after the GPU is done (synchronous run)
+
+    return {
+        "onnxruntime CUDA fp32": lambda: fp32.run(None, {"z": z}),
+        "onnxruntime CUDA fp16": lambda: fp16.run(None, {"z": z}),
+        "onnxruntime CUDA fp32, I/O binding": bound,
+    }
+
+
+def has_cuda() -> tuple[bool, str]:
+    """Whether onnxruntime can run on a GPU here, and if not, why (for the note)."""
+    import onnxruntime as ort
+
+    if "CUDAExecutionProvider" not in ort.get_available_providers():
+        return False, "onnxruntime CUDA variants skipped: no CUDAExecutionProvider (needs onnxruntime-gpu and a GPU)"
+    import torch
+
+    if not torch.cuda.is_available():
+        return False, "onnxruntime CUDA variants skipped: torch sees no CUDA device"
+    return True, ""
+
+
+def check_parity(generator, ts_module, sessions: dict, latent_dim: int) -> float:
+    """Largest |difference| between eager and every artifact at batch 2; raise if over PARITY_ATOL."""
+    import torch
+
+    z = common_latents(2, latent_dim)
+    with torch.inference_mode():
+        ref = generator(torch.from_numpy(z)).numpy()
+        outs = {"torchscript": ts_module(torch.from_numpy(z)).numpy()}
+    outs.update({name: s.run(None, {"z": z})[0] for name, s in sessions.items()})
+    worst = max(float(np.abs(out - ref).max()) for out in outs.values())
+    if worst > PARITY_ATOL:
+        raise RuntimeError(f"artifacts disagree with eager by {worst:.3g} > {PARITY_ATOL}: not benchmarking a wrong model")
+    return worst
+
+
+def common_latents(n: int, dim: int) -> np.ndarray:
+    from facegan.runtime.latents import latents
+
+    return latents(0, n, dim)
+
+
+# ---------------------------------------------------------------------------------------------
+# Cold start
+
+
+def cold_start(onnx_path: Path, repeats: int) -> dict:
+    """Import + load + first image in `repeats` fresh processes: medians, and the process wall time."""
+    runs, walls = [], []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        done = subprocess.run(
+            [sys.executable, "-c", COLD_START_SNIPPET, str(onnx_path)], capture_output=True, text=True, check=False
+        )
+        walls.append(time.perf_counter() - start)
+        if done.returncode != 0:
+            raise RuntimeError(f"cold-start snippet failed: {done.stderr.strip().splitlines()[-1:]}")
+        runs.append(json.loads(done.stdout.strip().splitlines()[-1]))
+    median = lambda key: common.percentile([r[key] for r in runs], 50)  # noqa: E731
+    return {
+        "repeats": repeats,
+        "import_s": median("import_s"),
+        "load_s": median("load_s"),
+        "first_image_s": median("first_image_s"),
+        "total_s": median("total_s"),
+        "process_wall_s": common.percentile(walls, 50),
+        "torch_imported": any(r["torch_imported"] for r in runs),
+    }
+
+
+# ---------------------------------------------------------------------------------------------
+# The run
+
+
+def main(argv: list[str] | None = None) -> dict:
+    args = parse_args(argv)
+    warnings.filterwarnings("ignore", category=DeprecationWarning, module=r"torch\..*")
+    warnings.filterwarnings("ignore", category=FutureWarning, module=r"torch\..*")
+    import torch
+
+    from facegan.export.core import load_generator
+    from facegan.runtime.generator import FaceGenerator
+
+    threads = common.cpu_count()
+    torch.set_num_threads(threads)
+    info = common.system_info(threads)
+    cuda, cuda_note = has_cuda()
+    notes = [
+        f"torch.set_num_threads({threads}) (the core count); onnxruntime thread settings per row.",
+        "Warm-up excluded; variants interleaved in rounds, order rotated each round; images/s = batch / P50 latency.",
+        f"Ratios are against '{EAGER}' at the same batch size in this run.",
+    ]
+    if cuda_note:
+        notes.append(cuda_note)
+
+    with tempfile.TemporaryDirectory(prefix="facegan-bench-") as tmp:
+        tmp = Path(tmp)
+        overrides = {"image_size": args.image_size, "ngf": args.ngf}
+        checkpoint = args.checkpoint or random_checkpoint(args.preset, tmp, **overrides)
+        paths = export_artifacts(checkpoint, tmp, fp16=cuda)
+        loaded = load_generator(checkpoint)
+        model_cfg = loaded.model_config
+        g = loaded.generator
+        g_cl = load_generator(checkpoint).generator.to(memory_format=torch.channels_last)
+        ts = torch.jit.load(str(paths["torchscript"]), map_location="cpu")  # traced and frozen at export
+        sessions = cpu_sessions(paths["onnx"], threads)
+        max_diff = check_parity(g, ts, sessions, loaded.latent_dim)
+        face_gen = FaceGenerator(paths["onnx"], device="cpu")
+
+        from facegan.train.config import ModelConfig, from_dict
+
+        flops = common.generator_flops_per_image(from_dict(ModelConfig, model_cfg))
+        gemm = common.matmul_gflops(args.gemm_n, repeats=3 if args.quick else 7)
+
+        rows = []
+        for batch in args.batch_sizes:
+            z = common_latents(batch, loaded.latent_dim)
+            zt = torch.from_numpy(z)
+            zt_cl = zt  # (N, latent) is 2-D: the model reshapes it to a 1x1 map, channels_last from there
+
+            def torch_call(module, x):
+                def call():
+                    with torch.inference_mode():
+                        return module(x)
+
+                return call
+
+            variants = {
+                EAGER: torch_call(g, zt),
+                "torch eager fp32, channels_last": torch_call(g_cl, zt_cl),
+                "TorchScript (frozen)": torch_call(ts, zt),
+            }
+            for name, s in sessions.items():
+                variants[name] = (lambda s_: lambda: s_.run(None, {"z": z}))(s)
+            variants["FaceGenerator.generate_from_latents (uint8, runtime defaults)"] = lambda: face_gen.generate_from_latents(z)
+            if cuda:
+                variants.update(cuda_variants(paths, z))
+            for fn in variants.values():  # warm-up before sizing the rounds
+                fn()
+            per_round = {n: common.calls_for(fn, args.round_s) for n, fn in variants.items()}
+            timings = common.interleaved(variants, batch, args.rounds, per_round, warmup_calls=1)
+            eager_ips = timings[EAGER].items_per_s
+            for name, t in timings.items():
+                achieved = t.items_per_s * flops / 1e9
+                on_gpu = "CUDA" in name
+                rows.append({
+                    **t.summary(),
+                    "variant": name,
+                    "batch_size": batch,
+                    "images_per_s": t.items_per_s,
+                    "vs_eager": t.items_per_s / eager_ips,
+                    "gflops": achieved,
+                    "ceiling_fraction": None if on_gpu else achieved / gemm["ceiling_gflops"],
+                })
+        cold = cold_start(paths["onnx"], args.cold_starts)
+
+    targets = check_targets(rows, cold, threads)
+    record = {
+        "bench": "generate",
+        "quick": args.quick,
+        "system": info,
+        "model": {"preset": args.preset if args.checkpoint is None else "checkpoint", "checkpoint": str(args.checkpoint or ""),
+                  "config": model_cfg, "flops_per_image": flops},
+        "settings": {"batch_sizes": list(args.batch_sizes), "rounds": args.rounds, "round_s": args.round_s},
+        "parity_max_abs_diff": max_diff,
+        "gemm": gemm,
+        "results": rows,
+        "cold_start": cold,
+        "targets": targets,
+        "notes": notes,
+    }
+    print(render(record))
+    common.append_jsonl(args.results, record)
+    print(f"\nappended to {args.results}")
+    return record
+
+
+def check_targets(rows: list[dict], cold: dict, threads: int) -> list[dict]:
+    """The issue's targets, from this run's numbers."""
+    by = {(r["variant"], r["batch_size"]): r for r in rows}
+    batches = sorted({r["batch_size"] for r in rows})
+    out = []
+    if 1 in batches:
+        out.append(common.target_row("onnxruntime CPU vs torch eager, batch 1", by[(ORT_DEFAULT, 1)]["vs_eager"], 2.0, "x"))
+    for b in [b for b in batches if b >= 64]:
+        out.append(common.target_row(f"onnxruntime CPU / matmul ceiling, batch {b}", by[(ORT_DEFAULT, b)]["ceiling_fraction"], 0.85, ""))
+    for b in batches:
+        cpu = {n: r for (n, bb), r in by.items() if bb == b and n.startswith("onnxruntime CPU")}
+        best = max(cpu.values(), key=lambda r: r["images_per_s"])
+        share = cpu[ORT_DEFAULT]["images_per_s"] / best["images_per_s"]
+        out.append(common.target_row(f"runtime defaults vs fastest onnxruntime CPU setting, batch {b}", share, 0.95, "",
+                                     note=f"fastest: {best['variant']}"))
+    out.append(common.target_row("runtime cold start (import + load + first image)", cold["total_s"], 0.5, " s",
+                                 higher_is_better=False, note=f"process wall incl. interpreter start: {cold['process_wall_s']:.3f} s"))
+    return out
+
+
+def render(record: dict) -> str:
+    info, gemm, cold = record["system"], record["gemm"], record["cold_start"]
+    cfg = record["model"]["config"]
+    title = (f"Generation: {record['model']['preset']} {cfg['image_size']}x{cfg['image_size']}, ngf={cfg['ngf']}, "
+             f"latent {cfg['latent_dim']}" + (" (--quick)" if record["quick"] else ""))
+    notes = record["notes"] + [
+        f"Generator: {record['model']['flops_per_image'] / 1e9:.3f} GFLOP per image (ConvTranspose/Linear MACs x 2).",
+        f"fp32 GEMM ceiling ({gemm['n']}x{gemm['n']} sgemm, best of {gemm['repeats']}): torch {gemm['torch_gflops']:.1f} GFLOP/s, "
+        f"numpy {gemm['numpy_gflops']:.1f} GFLOP/s; ceiling = {gemm['ceiling_gflops']:.1f} GFLOP/s "
+        f"= {gemm['ceiling_gflops'] * 1e9 / record['model']['flops_per_image']:.0f} images/s.",
+        f"Parity before timing: max |eager - artifact| = {record['parity_max_abs_diff']:.2g}.",
+    ]
+    out = [common.header(title, info, notes)]
+    table = [
+        [r["variant"], r["batch_size"], r["images_per_s"], r["p50_ms"], r["p90_ms"], r["p99_ms"], r["calls"],
+         f"{r['vs_eager']:.2f}x", "-" if r["ceiling_fraction"] is None else f"{100 * r['ceiling_fraction']:.0f}%"]
+        for r in record["results"]
+    ]
+    out.append(common.markdown_table(
+        ["Variant", "Batch", "Images/s", "P50 ms", "P90 ms", "P99 ms", "Calls", "vs eager", "of GEMM ceiling"], table))
+    out.append("")
+    out.append(common.markdown_table(
+        ["Cold start (median of %d fresh processes)" % cold["repeats"], "Seconds"],
+        [["import facegan.runtime", cold["import_s"]], ["FaceGenerator(path) (session + metadata)", cold["load_s"]],
+         ["first generate(1)", cold["first_image_s"]], ["**total**", cold["total_s"]],
+         ["process wall time (interpreter start included)", cold["process_wall_s"]]],
+    ))
+    out.append(f"\ntorch imported by the runtime snippet: {'YES (bug)' if cold['torch_imported'] else 'no'}\n")
+    out.append(common.targets_table(record["targets"]))
+    return "\n".join(out)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,159 @@
+"""`facegan-fid`: score a checkpoint, a run directory or an exported ONNX model with FID.
+
+    facegan-fid runs/celeba --data celeba --samples 10000
+    facegan-fid celeba-g.onnx --data toy-faces --samples 1000 --device cpu
+
+A checkpoint or run directory is scored through the eager generator (EMA weights when the
+checkpoint has them); an `.onnx` file through facegan.runtime.FaceGenerator. Real-image statistics
+are cached under --ref-cache-dir, keyed by data source, image size and sample count. See
+facegan.train.fid for the protocol.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from facegan.runtime.cli_utils import CONTEXT_SETTINGS, fail, require_extra, version_callback
+
+TOOL = "facegan-fid"
+
+app = typer.Typer(
+    help="Score a facegan generator (checkpoint, run directory or .onnx) with the Fréchet Inception Distance.",
+    context_settings=CONTEXT_SETTINGS,
+    add_completion=False,
+    rich_markup_mode=None,
+)
+
+
+class Device(str, Enum):
+    auto = "auto"
+    cuda = "cuda"
+    cpu = "cpu"
+
+
+def default_ref_cache_dir() -> Path:
+    """Where reference statistics live by default: $XDG_CACHE_HOME/facegan/fid (~/.cache/...)."""
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "facegan" / "fid"
+
+
+def source_label(data: str) -> str:
+    """A cache label for a data source: its name, or a folder's name plus a hash of its path."""
+    if data in ("celeba", "toy-faces"):
+        return data
+    folder = Path(data).expanduser().resolve()
+    return f"{folder.name}-{hashlib.sha256(str(folder).encode()).hexdigest()[:12]}"
+
+
+@app.command()
+def fid(
+    model: Annotated[Path, typer.Argument(help="A checkpoint (.pt), a run directory, or an exported .onnx model.", exists=True, metavar="MODEL")],
+    data: Annotated[str, typer.Option(help="Real images: 'celeba', 'toy-faces', or a folder of images.")] = "celeba",
+    samples: Annotated[int, typer.Option(help="Generated and real images to compare (FID grows as this shrinks: compare equal counts).", min=2)] = 1000,
+    image_size: Annotated[Optional[int], typer.Option(help="Side of the real images in pixels before the resize to 299 (default: the model's).", min=8)] = None,
+    batch_size: Annotated[int, typer.Option(help="Images per generator and Inception batch.", min=1)] = 50,
+    device: Annotated[Device, typer.Option(help="Where the generator and Inception run.")] = Device.cpu,
+    seed: Annotated[int, typer.Option(help="Seed of the generated latents.", min=0)] = 0,
+    ref_cache_dir: Annotated[Optional[Path], typer.Option(help="Folder of cached real-image statistics (default ~/.cache/facegan/fid).")] = None,
+    version: Annotated[Optional[bool], typer.Option("--version", callback=version_callback, is_eager=True, help="Show the version and exit.")] = None,
+) -> None:
+    """Print the FID of MODEL against real images from --data, and the protocol used."""
+    import torch
+
+    from facegan.runtime.errors import FaceganError
+
+    from . import fid as fidlib
+
+    try:
+        is_onnx = model.suffix.lower() == ".onnx"
+        if is_onnx:
+            what, model_size = _describe_onnx(model)
+        else:
+            g, model_cfg, what = _load_generator(model)
+            model_size = model_cfg.image_size
+        size = image_size or model_size
+        dev = _torch_device(device.value, torch)
+        inception = fidlib.InceptionFeatures(dev, batch_size=batch_size)
+        ref_dir = ref_cache_dir or default_ref_cache_dir()
+        ref, n_real = _reference(data, size, samples, ref_dir, inception, fidlib)
+        if is_onnx:
+            score = fidlib.fid_of_onnx(model, samples, ref, device=device.value, batch_size=batch_size,
+                                       seed=seed, inception=inception)
+        else:
+            g = g.to(dev)
+            score = fidlib.fid_of_generator(g, model_cfg.latent_dim, model_cfg.value_range, samples, ref,
+                                            device=dev, batch_size=batch_size, seed=seed, inception=inception)
+    except ValueError as e:
+        fail(TOOL, e, code=2)
+    except FaceganError as e:
+        fail(TOOL, e)
+    typer.echo(f"FID {score:.3f}")
+    typer.echo(f"model: {what}")
+    typer.echo(f"compared: {samples} generated (latents seed {seed}) vs {n_real} real images from {data} at {size} px")
+    typer.echo(f"protocol: {fidlib.FID_PROTOCOL}")
+
+
+def _torch_device(name: str, torch):
+    from facegan.runtime.errors import FaceganError
+
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise FaceganError("--device cuda asked for, but torch sees no CUDA device")
+    return torch.device(name)
+
+
+def _load_generator(path: Path):
+    """(eval-mode Generator, ModelConfig, description); EMA weights when the checkpoint has them."""
+    from .checkpoint import load_checkpoint, resolve_checkpoint_path
+    from .config import ModelConfig, from_dict
+    from .models import generator_from_state
+
+    ckpt_path = resolve_checkpoint_path(path)
+    ckpt = load_checkpoint(ckpt_path)
+    cfg = from_dict(ModelConfig, ckpt["model_config"])
+    use_ema = ckpt.get("generator_ema") is not None
+    g = generator_from_state(cfg, ckpt["generator_ema"] if use_ema else ckpt["generator"])
+    weights = "EMA weights" if use_ema else "raw weights"
+    return g, cfg, f"{ckpt_path} (eager, {weights}, step {ckpt['step']}, {cfg.image_size} px)"
+
+
+def _describe_onnx(path: Path) -> tuple[str, int]:
+    from facegan.runtime.generator import FaceGenerator
+
+    gen = FaceGenerator(path, device="cpu")  # only the metadata is read here
+    return f"{path} (onnxruntime, {gen.image_size} px, latent {gen.latent_dim})", gen.image_size
+
+
+def _reference(data: str, size: int, samples: int, ref_dir: Path, inception, fidlib):
+    """(mu, sigma) of the first `samples` real images at `size` px, from the cache when present."""
+    from .data import DataSpec, load_data
+
+    label = source_label(data)
+    cache = ref_dir / fidlib.reference_cache_name(label, size, samples)
+    cached = fidlib.load_stats(cache)
+    if cached is not None:
+        return cached, samples
+    # No decode cache: FID reads only the first `samples` images, not the whole folder.
+    spec = DataSpec(source=data, image_size=size, cache=False, cache_dir=None, workers=0,
+                    toy_faces=samples)
+    real = load_data(spec).sample(samples).numpy()
+    if len(real) < 2:
+        raise ValueError(f"{data} has {len(real)} image(s); FID needs at least 2")
+    if len(real) < samples:  # name the cache by the count really used
+        cache = ref_dir / fidlib.reference_cache_name(label, size, len(real))
+    return fidlib.reference_stats(real, cache, inception=inception), len(real)
+
+
+def main() -> None:
+    require_extra(["torch", "torchvision"], "train", TOOL)
+    app()
+
+
+if __name__ == "__main__":
+    main()
