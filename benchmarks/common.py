@@ -288,23 +288,34 @@ def generator_flops_per_image(cfg) -> int:
     return 2 * macs
 
 
+def gemm_call(n: int, library: str) -> tuple[Callable[[], object], float]:
+    """A zero-argument n x n fp32 matrix multiply with `library` ("torch" or "numpy"), and its FLOPs."""
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal((n, n), dtype=np.float32)
+    b = rng.standard_normal((n, n), dtype=np.float32)
+    if library == "torch":
+        import torch
+
+        ta, tb = torch.from_numpy(a), torch.from_numpy(b)
+        return (lambda: torch.mm(ta, tb)), 2.0 * n**3
+    if library == "numpy":
+        return (lambda: a @ b), 2.0 * n**3
+    raise ValueError(f"library must be torch or numpy, got {library!r}")
+
+
 def matmul_gflops(n: int = 2048, repeats: int = 5) -> dict:
     """This machine's fp32 matrix-multiply rate: best of `repeats` n x n sgemms, torch and numpy.
 
     The higher of the two is the ceiling variants are measured against (the harder bar). torch
     uses its current thread count; numpy uses its BLAS's own.
     """
-    import numpy as np
-    import torch
-
-    flops = 2.0 * n**3
-    rng = np.random.default_rng(0)
-    a = rng.standard_normal((n, n), dtype=np.float32)
-    b = rng.standard_normal((n, n), dtype=np.float32)
-    ta, tb = torch.from_numpy(a), torch.from_numpy(b)
     best = {}
-    for name, fn in (("torch", lambda: torch.mm(ta, tb)), ("numpy", lambda: a @ b)):
+    for library in ("torch", "numpy"):
+        fn, flops = gemm_call(n, library)
         fn()  # warm-up: thread pools, page faults
-        best[name] = flops / min(time_calls(fn, repeats)) / 1e9
+        best[library] = flops / min(time_calls(fn, repeats)) / 1e9
+    fastest = max(best, key=best.get)
     return {"n": n, "repeats": repeats, "torch_gflops": best["torch"], "numpy_gflops": best["numpy"],
-            "ceiling_gflops": max(best.values())}
+            "ceiling_gflops": best[fastest], "library": fastest}

@@ -409,7 +409,7 @@ def _decode_progress(say) -> Callable[[int, int], None]:
         tenth = done * 10 // max(total, 1)
         if tenth != last[0]:
             last[0] = tenth
-            say(f"decoding images into the cache: {done}/{total}")
+            say(f"preparing images: {done}/{total}")
 
     return report
 
