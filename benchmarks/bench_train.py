@@ -21,6 +21,7 @@ import argparse
 import dataclasses
 import itertools
 import json
+import logging
 import tempfile
 import time
 import warnings
@@ -188,6 +189,9 @@ def main(argv: list[str] | None = None) -> dict:
 
     from facegan.train.config import resolve
     from facegan.train.data import DataSpec, load_data
+
+    # torch.compile logs "No CUDA runtime is found" on CPU-only machines: expected, not news.
+    logging.getLogger("torch.utils.cpp_extension").setLevel(logging.ERROR)
 
     threads = common.cpu_count()
     torch.set_num_threads(threads)

@@ -89,6 +89,8 @@ def _pictures(run_dir: Path, echo, said: set[str]) -> None:
     grids = sorted((run_dir / "samples").glob("epoch-*.png"))
     if grids:
         progress_gif(grids, run_dir / "progress.gif")
+    if not (run_dir / "metrics.jsonl").exists():  # nothing logged yet (--log-every beyond the epoch)
+        return
     try:
         plot_losses(run_dir / "metrics.jsonl", run_dir / "loss.png")
     except (ImportError, MissingExtraError):
