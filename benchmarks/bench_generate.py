@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
-import os
 import subprocess
 import sys
 import tempfile
@@ -280,7 +279,6 @@ def main(argv: list[str] | None = None) -> dict:
         for batch in args.batch_sizes:
             z = common_latents(batch, loaded.latent_dim)
             zt = torch.from_numpy(z)
-            zt_cl = zt  # (N, latent) is 2-D: the model reshapes it to a 1x1 map, channels_last from there
 
             def torch_call(module, x):
                 def call():
@@ -291,7 +289,8 @@ def main(argv: list[str] | None = None) -> dict:
 
             variants = {
                 EAGER: torch_call(g, zt),
-                "torch eager fp32, channels_last": torch_call(g_cl, zt_cl),
+                # z is 2-D; the weights and every activation after the 1x1 stem are channels_last
+                "torch eager fp32, channels_last": torch_call(g_cl, zt),
                 "TorchScript (frozen)": torch_call(ts, zt),
             }
             for name, s in sessions.items():

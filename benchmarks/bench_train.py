@@ -141,8 +141,9 @@ def loop_check(model_cfg, train_cfg, folder: Path, steps: int) -> float:
     """images/s of the last logged window of a real `train()` run, eager, on in-memory toy faces."""
     from facegan.train.loop import train
 
+    # Enough faces that no epoch ends (and no snapshot is written) inside the timed window.
     cfg = dataclasses.replace(
-        train_cfg, data="toy-faces", toy_faces=train_cfg.batch_size * 2, steps=2 * steps, epochs=1,
+        train_cfg, data="toy-faces", toy_faces=train_cfg.batch_size * (2 * steps + 1), steps=2 * steps, epochs=1,
         log_every=steps, cache=False, workers=0, channels_last=False, compile=False, sample_count=4,
     )
     train(model_cfg, cfg, folder / "loop-check", quiet=True, echo=lambda _msg: None)

@@ -131,3 +131,11 @@ def test_cuda_fallback_warns_and_runs(model, tmp_path):
     assert "provider: CPUExecutionProvider" in result.stdout
     verbose = invoke(model, "-v", "--n", 2, "--out", tmp_path / "y.png")
     assert "applied ['CPUExecutionProvider']" in verbose.stderr
+
+
+def test_interpolate_with_grid_also_writes_the_frames_grid(model, tmp_path):
+    result = invoke(model, "--interpolate", 3, 4, "--steps", 4, "--gif", tmp_path / "m.gif", "--grid",
+                    "--out", tmp_path / "frames.png", "--nrow", 4)
+    assert result.exit_code == 0, result.output
+    assert Image.open(tmp_path / "frames.png").size == (4 * 8 + 5 * 2, 8 + 2 * 2)
+    assert (tmp_path / "m.gif").is_file()
