@@ -20,8 +20,6 @@ from pathlib import Path
 import onnx
 import torch
 
-from facegan.runtime.metadata import build_metadata
-
 from . import parity
 from .core import (
     DTYPES,
@@ -33,11 +31,10 @@ from .core import (
     check_destination,
     example_latents,
     load_generator,
-    publish,
     quiet_torch,
-    staged_file,
     versions,
 )
+from .pipeline import write_verified
 
 DEFAULT_OPSET = 18
 MIN_OPSET = 18  # the dynamo exporter emits opset 18 natively; older opsets need lossy conversion
@@ -72,33 +69,11 @@ def export_onnx(
 
     start = time.perf_counter()
     model = to_onnx_model(build_export_module(loaded, dtype, output), loaded.latent_dim, opset)
-    meta_kwargs = dict(
-        model_config=loaded.model_config, preset=loaded.preset, weights=loaded.weights,
-        train_step=loaded.train_step, train_epoch=loaded.train_epoch,
-        checkpoint_sha256=loaded.checkpoint_sha256, output_dtype="uint8" if output == "uint8" else "float32",
-        dtype=dtype, versions=versions(onnx.__version__),
+    return write_verified(
+        "onnx", model, loaded, out_path, save=_save, check=parity.verify_onnx, dtype=dtype, output=output,
+        versions=versions(onnx.__version__), verify=verify, batch_sizes=batch_sizes, seeds=seeds, atol=atol,
+        export_s=time.perf_counter() - start,
     )
-    metadata = build_metadata(**meta_kwargs)
-    with staged_file(out_path) as tmp:
-        _save(model, metadata, tmp)
-        export_s = time.perf_counter() - start
-        report, verify_s = None, 0.0
-        if verify:
-            start = time.perf_counter()
-            try:
-                report = parity.verify_onnx(tmp, loaded, batch_sizes=batch_sizes, seeds=seeds, atol=atol)
-            except parity.ParityMismatchError as e:
-                e.report["artifact"] = out_path.name
-                parity.write_report(out_path, e.report)
-                raise
-            report["artifact"] = out_path.name
-            verify_s = time.perf_counter() - start
-            # Only metadata changes; the graph that passed parity is written again unchanged.
-            metadata = build_metadata(**meta_kwargs, parity=parity.summary(report))
-            _save(model, metadata, tmp)
-        publish(tmp, out_path)
-    parity.write_report(out_path, report)
-    return ExportResult(out_path, "onnx", metadata, report, export_s, verify_s)
 
 
 def to_onnx_model(module: torch.nn.Module, latent_dim: int, opset: int) -> onnx.ModelProto:

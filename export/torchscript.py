@@ -22,8 +22,6 @@ from pathlib import Path
 import torch
 
 from facegan.runtime.errors import MetadataError
-from facegan.runtime.metadata import build_metadata
-
 from . import parity
 from .core import (
     DTYPES,
@@ -35,11 +33,10 @@ from .core import (
     check_destination,
     example_latents,
     load_generator,
-    publish,
     quiet_torch,
-    staged_file,
     versions,
 )
+from .pipeline import write_verified
 
 METADATA_FILE = "facegan.json"
 
@@ -68,32 +65,11 @@ def export_torchscript(
 
     start = time.perf_counter()
     module = to_torchscript(build_export_module(loaded, dtype, output), loaded.latent_dim)
-    meta_kwargs = dict(
-        model_config=loaded.model_config, preset=loaded.preset, weights=loaded.weights,
-        train_step=loaded.train_step, train_epoch=loaded.train_epoch,
-        checkpoint_sha256=loaded.checkpoint_sha256, output_dtype="uint8" if output == "uint8" else "float32",
-        dtype=dtype, versions=versions(),
+    return write_verified(
+        "torchscript", module, loaded, out_path, save=_save, check=parity.verify_torchscript, dtype=dtype, output=output,
+        versions=versions(), verify=verify, batch_sizes=batch_sizes, seeds=seeds, atol=atol,
+        export_s=time.perf_counter() - start,
     )
-    metadata = build_metadata(**meta_kwargs)
-    with staged_file(out_path) as tmp:
-        _save(module, metadata, tmp)
-        export_s = time.perf_counter() - start
-        report, verify_s = None, 0.0
-        if verify:
-            start = time.perf_counter()
-            try:
-                report = parity.verify_torchscript(tmp, loaded, batch_sizes=batch_sizes, seeds=seeds, atol=atol)
-            except parity.ParityMismatchError as e:
-                e.report["artifact"] = out_path.name
-                parity.write_report(out_path, e.report)
-                raise
-            report["artifact"] = out_path.name
-            verify_s = time.perf_counter() - start
-            metadata = build_metadata(**meta_kwargs, parity=parity.summary(report))
-            _save(module, metadata, tmp)  # same frozen module, new extra file
-        publish(tmp, out_path)
-    parity.write_report(out_path, report)
-    return ExportResult(out_path, "torchscript", metadata, report, export_s, verify_s)
 
 
 def to_torchscript(module: torch.nn.Module, latent_dim: int) -> torch.jit.ScriptModule:
