@@ -15,16 +15,11 @@ from typing import Annotated, Optional
 
 import typer
 
-from facegan.runtime.cli_utils import CONTEXT_SETTINGS, fail, require_extra, version_callback
+from facegan.runtime.cli_utils import fail, make_app, require_extra, version_callback
 
 TOOL = "facegan-export"
 
-app = typer.Typer(
-    help="Export a trained facegan generator to ONNX and/or TorchScript, verified against the eager model.",
-    context_settings=CONTEXT_SETTINGS,
-    add_completion=False,
-    rich_markup_mode=None,
-)
+app = make_app("Export a trained facegan generator to ONNX and/or TorchScript, verified against the eager model.")
 
 
 class Format(str, Enum):

@@ -18,16 +18,12 @@ from typing import Annotated, Optional
 
 import typer
 
-from .cli_utils import CONTEXT_SETTINGS, fail, version_callback
+from .cli_utils import fail, make_app, version_callback
 
 TOOL = "facegan-generate"
 DEFAULT_N = 16
 
-app = typer.Typer(
-    help="Generate faces from an exported facegan ONNX model (numpy + onnxruntime, no PyTorch).",
-    context_settings=CONTEXT_SETTINGS,
-    add_completion=False,
-)
+app = make_app("Generate faces from an exported facegan ONNX model (numpy + onnxruntime, no PyTorch).")
 
 
 class Device(str, Enum):

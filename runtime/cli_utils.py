@@ -40,3 +40,8 @@ def version_callback(value: bool) -> None:
     if value:
         typer.echo(f"facegan {__version__}")
         raise typer.Exit()
+
+
+def make_app(help: str) -> typer.Typer:
+    """A single-command typer app with the settings every facegan tool shares (-h, no completion)."""
+    return typer.Typer(help=help, context_settings=CONTEXT_SETTINGS, add_completion=False, rich_markup_mode=None)

@@ -183,7 +183,7 @@ def test_bench_train_quick(tmp_path):
 @pytest.mark.slow
 def test_bench_export_quick(tmp_path):
     out, record = _run_quick("bench_export.py", tmp_path / "r.jsonl")
-    assert "| Format | Total s |" in out
+    assert "| Format | First export s | Total s |" in out
     assert [r["format"] for r in record["results"]] == ["onnx", "torchscript"]
     for r in record["results"]:
         assert r["parity_ok"] is True

@@ -17,7 +17,7 @@ from typer.testing import CliRunner
 from facegan.train import loop
 from facegan.train.checkpoint import load_checkpoint
 from facegan.train.cli import app
-from facegan.train.config import PRESETS, resolve
+from facegan.train.config import PRESETS
 
 TINY = [
     "--data", "toy-faces", "--toy-faces", "32", "--image-size", "32", "--ngf", "8", "--ndf", "8",

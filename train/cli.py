@@ -13,16 +13,11 @@ from typing import Annotated, Optional
 
 import typer
 
-from facegan.runtime.cli_utils import CONTEXT_SETTINGS, fail, require_extra, version_callback
+from facegan.runtime.cli_utils import fail, make_app, require_extra, version_callback
 
 TOOL = "facegan-train"
 
-app = typer.Typer(
-    help="Train a DCGAN face generator on CelebA, a folder of images, or the built-in toy faces.",
-    context_settings=CONTEXT_SETTINGS,
-    add_completion=False,
-    rich_markup_mode=None,
-)
+app = make_app("Train a DCGAN face generator on CelebA, a folder of images, or the built-in toy faces.")
 
 
 class Device(str, Enum):

@@ -19,16 +19,11 @@ from typing import Annotated, Optional
 
 import typer
 
-from facegan.runtime.cli_utils import CONTEXT_SETTINGS, fail, require_extra, version_callback
+from facegan.runtime.cli_utils import fail, make_app, require_extra, version_callback
 
 TOOL = "facegan-fid"
 
-app = typer.Typer(
-    help="Score a facegan generator (checkpoint, run directory or .onnx) with the Fréchet Inception Distance.",
-    context_settings=CONTEXT_SETTINGS,
-    add_completion=False,
-    rich_markup_mode=None,
-)
+app = make_app("Score a facegan generator (checkpoint, run directory or .onnx) with the Fréchet Inception Distance.")
 
 
 class Device(str, Enum):
