@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 RUN    ?= runs/toy-faces
-DEMO_FLAGS ?= --data toy-faces --image-size 32 --ngf 32 --ndf 32 --batch-size 64 --epochs 4 --toy-faces 6000 --workers 0
+DEMO_FLAGS ?= --data toy-faces --image-size 32 --ngf 32 --ndf 32 --batch-size 32 --steps 3000 --ema 0.995 --label-smoothing 0.1 --toy-faces 6000 --workers 0
 
 .PHONY: setup demo test bench clean
 
