@@ -84,3 +84,11 @@ def test_config_round_trips_through_dict_and_ignores_unknown_keys():
     cfg = ModelConfig(latent_dim=128, stem="linear")
     assert from_dict(ModelConfig, {**dataclasses.asdict(cfg), "future_key": 1}) == cfg
     assert from_dict(TrainConfig, dataclasses.asdict(TrainConfig(seed=9))).seed == 9
+
+
+def test_wgan_gp_critic_drops_batchnorm():
+    m, _ = resolve("dcgan", {}, {"loss": "wgan-gp"})
+    assert m.d_norm == "layer"
+    assert resolve("dcgan", {"d_norm": "none"}, {"loss": "wgan-gp"})[0].d_norm == "none"
+    with pytest.raises(ValueError, match="wgan-gp"):
+        resolve("dcgan", {"d_norm": "batch"}, {"loss": "wgan-gp"})

@@ -111,6 +111,12 @@ def test_base_install_in_a_fresh_venv(tmp_path):
     assert "provider: CPUExecutionProvider" in result.stdout
     assert len(list((tmp_path / "faces").glob("face-*.png"))) == 6
 
+    # The wheel carries all three packages; tools whose extra is missing say which one, exit 1.
+    for tool, extra in (("facegan-train", "train"), ("facegan-export", "export"), ("facegan-fid", "train")):
+        missing = subprocess.run([str(bin_dir / tool), "--help"], capture_output=True, text=True, timeout=60)
+        assert missing.returncode == 1, (tool, missing.stderr)
+        assert f"install facegan[{extra}]" in missing.stderr and "Traceback" not in missing.stderr
+
     size_mb = dir_size_mb(venv)
     site = next(venv.glob("lib/python*/site-packages"))
     biggest = sorted(((dir_size_mb(p), p.name) for p in site.iterdir() if p.is_dir()), reverse=True)[:6]

@@ -163,6 +163,12 @@ def resolve(preset: str, model_overrides: dict, train_overrides: dict) -> tuple[
     train = dataclasses.replace(
         p.train, preset=preset, **{k: v for k, v in train_overrides.items() if v is not None}
     )
+    if train.loss == "wgan-gp" and model.d_norm == "batch":
+        # The gradient penalty is per sample; BatchNorm couples samples, so the critic needs another
+        # norm (Gulrajani et al. use layer norm). Switch silently unless BatchNorm was asked for.
+        if model_overrides.get("d_norm") == "batch":
+            raise ValueError("--loss wgan-gp needs a critic without BatchNorm: use --d-norm layer or none")
+        model = dataclasses.replace(model, d_norm="layer")
     model.validate()
     train.validate()
     return model, train

@@ -197,7 +197,8 @@ def build_state(model_cfg: ModelConfig, train_cfg: TrainConfig, device: torch.de
     betas = (train_cfg.beta1, train_cfg.beta2)
     opt_g = torch.optim.Adam(g.parameters(), lr=train_cfg.lr_g, betas=betas)
     opt_d = torch.optim.Adam(d.parameters(), lr=train_cfg.lr_d, betas=betas)
-    sched = dict(total_steps=total_steps, schedule=train_cfg.lr_schedule, warmup_steps=train_cfg.warmup_steps)
+    sched = dict(schedule=train_cfg.lr_schedule, warmup_steps=train_cfg.warmup_steps)
+    g_steps = max(1, total_steps // train_cfg.n_critic)  # G steps once per n_critic D steps
     return State(
         model_cfg,
         train_cfg,
@@ -205,8 +206,8 @@ def build_state(model_cfg: ModelConfig, train_cfg: TrainConfig, device: torch.de
         d,
         opt_g,
         opt_d,
-        make_scheduler(opt_g, **sched),
-        make_scheduler(opt_d, **sched),
+        make_scheduler(opt_g, total_steps=g_steps, **sched),
+        make_scheduler(opt_d, total_steps=total_steps, **sched),
         EMA(g, train_cfg.ema) if train_cfg.ema > 0 else None,
     )
 
@@ -337,7 +338,8 @@ def train(
                             if s.ema is not None:
                                 s.ema.update(s.g)
                 s.sched_d.step()
-                s.sched_g.step()
+                if update_g:  # each schedule counts its own optimizer's steps
+                    s.sched_g.step()
 
                 # Guard rails: a non-finite loss skips the step; too many in a row restore last.pt
                 if not _is_finite(loss_d, loss_g):
