@@ -164,7 +164,7 @@ def train(
         finish_run(result, model_cfg, train_cfg, typer.echo)
     except loop.Interrupted as e:
         typer.echo(f"{TOOL}: {e}", err=True)
-        raise typer.Exit(130)
+        raise typer.Exit(130) from None
     except FaceganError as e:
         fail(TOOL, e)
     typer.echo(f"done: {result.step} steps, {result.epoch} epochs; run directory {result.run_dir}")
