@@ -265,7 +265,7 @@ def train(
         seed=train_cfg.seed,
         toy_faces=train_cfg.toy_faces,
     )
-    data = _load_data_ranked(spec, run_dir, dist_info, say)
+    data = _load_data_ranked(spec, run_dir, dist_info, show=not quiet)
     batch_per_rank = train_cfg.batch_size // dist_info.world_size
     batches_per_epoch = data.batches_per_epoch(batch_per_rank, dist_info.world_size)  # DataError if < 1
     total_steps = steps_total(train_cfg, batches_per_epoch)
@@ -297,7 +297,7 @@ def train(
     metrics_file = run_dir / "metrics.jsonl"
     bad_steps = 0
     window_images, window_start = 0, time.perf_counter()
-    progress = _Progress(enabled=main and not quiet, total=total_steps, done=s.step)
+    progress = _Progress(main and not quiet, total_steps, s.step, math.ceil(total_steps / batches_per_epoch))
 
     with stop, progress:
         while s.step < total_steps:
@@ -395,25 +395,14 @@ def train(
     return TrainResult(run_dir, s.step, s.epoch, run_dir / "checkpoints" / "last.pt", s.metrics, data)
 
 
-def _load_data_ranked(spec: DataSpec, run_dir: Path, info: distributed.DistInfo, say) -> ImageData:
+def _load_data_ranked(spec: DataSpec, run_dir: Path, info: distributed.DistInfo, show: bool) -> ImageData:
+    """Rank 0 loads (and on first use decodes into the cache) behind a progress bar; then the rest."""
     data = None
     if info.is_main:
-        data = load_data(spec, run_dir=run_dir, progress=_decode_progress(say))
+        with _Bar("preparing images", enabled=show) as bar:
+            data = load_data(spec, run_dir=run_dir, progress=bar.update)
     distributed.barrier(info)
     return data if data is not None else load_data(spec, run_dir=None)
-
-
-def _decode_progress(say) -> Callable[[int, int], None]:
-    """Report cache building every 10%: decoding CelebA once takes minutes on a laptop."""
-    last = [-1]
-
-    def report(done: int, total: int) -> None:
-        tenth = done * 10 // max(total, 1)
-        if tenth != last[0]:
-            last[0] = tenth
-            say(f"preparing images: {done}/{total}")
-
-    return report
 
 
 def _wrap(module: nn.Module, cfg: TrainConfig, info: distributed.DistInfo, device: torch.device) -> nn.Module:
@@ -508,16 +497,45 @@ class _StopFlag:
         return False
 
 
-class _Progress:
-    """A rich progress bar: epoch, step, losses, images/s and ETA; a no-op when disabled."""
+class _Bar:
+    """A transient rich progress bar fed (done, total); a no-op when disabled (--quiet, rank > 0)."""
 
-    def __init__(self, enabled: bool, total: int, done: int):
+    def __init__(self, description: str, enabled: bool):
         self.enabled = enabled
         if enabled:
             from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
             self._progress = Progress(
-                TextColumn("epoch {task.fields[epoch]}"),
+                TextColumn(description), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(), transient=True
+            )
+            self._task = self._progress.add_task(description, total=None)
+
+    def __enter__(self):
+        if self.enabled:
+            self._progress.__enter__()
+        return self
+
+    def __exit__(self, *exc):
+        if self.enabled:
+            self._progress.__exit__(*exc)
+        return False
+
+    def update(self, done: int, total: int) -> None:
+        if self.enabled:
+            self._progress.update(self._task, completed=done, total=total)
+
+
+class _Progress:
+    """A rich progress bar: epoch, step, losses, images/s and ETA; a no-op when disabled."""
+
+    def __init__(self, enabled: bool, total: int, done: int, num_epochs: int):
+        self.enabled = enabled
+        self.num_epochs = num_epochs
+        if enabled:
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+            self._progress = Progress(
+                TextColumn("epoch {task.fields[epoch]}/" + str(num_epochs)),
                 BarColumn(),
                 MofNCompleteColumn(),
                 TextColumn("{task.fields[stats]}"),
