@@ -167,7 +167,8 @@ def train(
         raise typer.Exit(130) from None
     except FaceganError as e:
         fail(TOOL, e)
-    typer.echo(f"done: {result.step} steps, {result.epoch} epochs; run directory {result.run_dir}")
+    epochs = f"{result.epoch} epoch" + ("" if result.epoch == 1 else "s")
+    typer.echo(f"done: {result.step} steps, {epochs}; run directory {result.run_dir}")
     typer.echo(f"checkpoint: {result.last_checkpoint}")
 
 
