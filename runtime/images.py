@@ -112,6 +112,8 @@ def _atomic_save(path: Path, write) -> Path:
     try:
         write(tmp)
         os.replace(tmp, path)
+    except OSError as e:  # name the file the caller asked for, not the temporary one
+        raise OSError(e.errno, e.strerror or str(e), str(path)) from None
     finally:
         tmp.unlink(missing_ok=True)
     return path

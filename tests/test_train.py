@@ -13,12 +13,14 @@ from pathlib import Path
 
 import pytest
 import torch
+from PIL import Image
 from typer.testing import CliRunner
 
 from facegan.train import loop
 from facegan.train.checkpoint import load_checkpoint
 from facegan.train.cli import app
 from facegan.train.config import PRESETS
+from facegan.train.toyfaces import toy_faces
 
 TINY = [
     "--data", "toy-faces", "--toy-faces", "32", "--image-size", "32", "--ngf", "8", "--ndf", "8",
@@ -164,6 +166,45 @@ def test_overwrite_refuses_a_folder_that_is_not_a_run(tmp_path):
     result = run_cli(*TINY, "--out", tmp_path, "--name", "precious", "--steps", "1", "--overwrite")
     assert result.exit_code == 1 and "does not look like a facegan run" in result.output
     assert (tmp_path / "precious" / "thesis.txt").read_text() == "keep me"
+
+
+def test_overwrite_with_bad_data_keeps_the_old_run(tmp_path):
+    """--overwrite replaces a run only once the new data loaded: a typo in --data costs nothing."""
+    run = _train(tmp_path, "--steps", "1")
+    before = (run / "checkpoints" / "last.pt").read_bytes()
+    result = run_cli(*TINY, "--out", tmp_path, "--name", "run", "--steps", "1", "--overwrite", "--data", tmp_path / "typo")
+    assert result.exit_code == 1 and "typo" in result.output
+    assert (run / "checkpoints" / "last.pt").read_bytes() == before
+
+
+def test_failed_data_leaves_no_run_directory(tmp_path):
+    result = run_cli(*TINY, "--out", tmp_path / "runs", "--name", "new", "--steps", "1", "--data", tmp_path / "missing")
+    assert result.exit_code == 1 and "missing" in result.output
+    assert not (tmp_path / "runs" / "new").exists()
+
+
+def test_skipped_files_are_reported_once_and_listed_in_the_run(tmp_path):
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    for i, face in enumerate(toy_faces(9, 32)):
+        Image.fromarray(face).save(folder / f"{i:02d}.png")
+    (folder / "99-broken.jpg").write_bytes(b"not a jpeg")
+    result = run_cli(*TINY, "--out", tmp_path / "runs", "--name", "photos", "--data", folder, "--steps", "1")
+    assert result.exit_code == 0, result.output
+    assert result.output.count("skipped 1 unreadable image file") == 1
+    listed = (tmp_path / "runs" / "photos" / "skipped-files.txt").read_text().splitlines()
+    assert len(listed) == 1 and listed[0].startswith(str(folder / "99-broken.jpg"))
+
+
+def test_progress_without_a_terminal_is_plain_lines(tmp_path):
+    """Logs and CI see one plain line per metrics line, not the last frame of a live bar."""
+    args = [a for a in TINY if a != "--quiet"]
+    result = run_cli(*args, "--out", tmp_path, "--name", "plain", "--steps", "4", "--log-every", "2")
+    assert result.exit_code == 0, result.output
+    lines = [ln for ln in result.output.splitlines() if ln.startswith("step ")]
+    assert [ln.split(":")[0] for ln in lines] == ["step 2/4 epoch 1/1", "step 4/4 epoch 1/1"]
+    assert all("D(G(z))" in ln and "img/s" in ln for ln in lines)
+    assert "\x1b[" not in result.output  # no terminal control codes
 
 
 @pytest.mark.parametrize(

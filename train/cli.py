@@ -152,15 +152,12 @@ def train(
         typer.echo(json.dumps({**loop.resolved_config(model_cfg, train_cfg), "run_dir": str(run_dir)}, indent=2))
         return
     try:
-        from . import distributed
-
-        is_main = distributed.setup(loop.pick_device(train_cfg.device).type).is_main
-        if ckpt is None and is_main:
-            loop.prepare_run_dir(run_dir.parent, run_dir.name, overwrite)
+        if ckpt is None:
+            loop.check_run_dir(run_dir, overwrite)  # now: the run directory itself is made after the data loads
         from .reporting import epoch_hook, finish_run
 
-        result = loop.train(model_cfg, train_cfg, run_dir, resume=ckpt, quiet=quiet, echo=typer.echo,
-                            on_epoch=epoch_hook(run_dir, model_cfg, train_cfg, typer.echo))
+        result = loop.train(model_cfg, train_cfg, run_dir, resume=ckpt, overwrite=overwrite, quiet=quiet,
+                            echo=typer.echo, on_epoch=epoch_hook(run_dir, model_cfg, train_cfg, typer.echo))
         finish_run(result, model_cfg, train_cfg, typer.echo)
     except loop.Interrupted as e:
         typer.echo(f"{TOOL}: {e}", err=True)

@@ -519,11 +519,15 @@ def write_skipped(run_dir: Path, skipped: Sequence[tuple[str, str]]) -> Path:
     return path
 
 
-def load_data(spec: DataSpec, run_dir: Path | None = None, progress: Progress | None = None) -> ImageData:
+def load_data(
+    spec: DataSpec, run_dir: Path | None = None, progress: Progress | None = None, *, report: bool = True
+) -> ImageData:
     """Resolve `spec.source`, decode or reuse the cache, and return the data set.
 
     Raises DataError for every user mistake (missing, empty or unreadable data, no download).
-    `progress(done, total)` is called while images are decoded, drawn or checked.
+    `progress(done, total)` is called while images are decoded, drawn or checked. Unreadable files
+    are reported once (`report_skipped`), unless `report=False`: training reports them itself once
+    its run directory exists, which it creates only after the data loaded.
     """
     if spec.image_size < 1:
         raise DataError(f"image size must be >= 1, got {spec.image_size}")
@@ -537,9 +541,16 @@ def load_data(spec: DataSpec, run_dir: Path | None = None, progress: Progress | 
     else:
         folder = Path(spec.source).expanduser()
         data = _load_folder(folder, spec, str(folder), progress)
-    if data.skipped:
-        where = ""
-        if run_dir is not None:
-            where = f" (listed in {write_skipped(Path(run_dir), data.skipped)})"
-        log.warning("skipped %d unreadable image file(s) in %s%s", data.num_skipped, folder, where)
+    if report:
+        message = report_skipped(data, run_dir)
+        if message:
+            log.warning("%s", message)
     return data
+
+
+def report_skipped(data: ImageData, run_dir: Path | None) -> str:
+    """List the skipped files in `run_dir` (when given); the one-line message for the user, or ''."""
+    if not data.skipped:
+        return ""
+    where = f" (listed in {write_skipped(Path(run_dir), data.skipped)})" if run_dir is not None else ""
+    return f"skipped {data.num_skipped} unreadable image file(s){where}; training on {data.description}"

@@ -29,7 +29,7 @@ from facegan.runtime.latents import latents
 from . import distributed, losses
 from .checkpoint import load_checkpoint, save_checkpoint
 from .config import ModelConfig, TrainConfig, from_dict
-from .data import DataSpec, ImageData, load_data, normalize
+from .data import DataSpec, ImageData, load_data, normalize, report_skipped
 from .ema import EMA
 from .models import Discriminator, Generator, build_models
 from .schedule import make_scheduler
@@ -60,17 +60,32 @@ def default_run_name(data: str) -> str:
     return data if data in ("celeba", "toy-faces") else (Path(data).resolve().name or "run")
 
 
+def check_run_dir(run_dir: Path, overwrite: bool) -> None:
+    """Raise unless `run_dir` may become a new run: absent or empty, or a run and `overwrite`.
+
+    Touches nothing, so the CLI can say "exists" at once, before any data is loaded.
+    """
+    run_dir = Path(run_dir)
+    if not (run_dir.exists() and any(run_dir.iterdir())):
+        return
+    if not overwrite:
+        raise FaceganError(
+            f"run directory {run_dir} exists; pass --resume {run_dir} to continue it, "
+            "--overwrite to replace it, or --name for a new one"
+        )
+    if not (run_dir / "config.json").is_file() and not (run_dir / "checkpoints").is_dir():
+        raise FaceganError(f"{run_dir} does not look like a facegan run directory; refusing to overwrite it")
+
+
 def prepare_run_dir(out: Path, name: str, overwrite: bool) -> Path:
-    """Create runs/<name>/; refuse to touch an existing one unless `overwrite` (never with data)."""
+    """Create runs/<name>/ for a new run, emptying an old run there only if `overwrite`.
+
+    `train` calls this after its data loaded, so a typo in --data never costs the run that
+    --overwrite was going to replace.
+    """
     run_dir = Path(out) / name
+    check_run_dir(run_dir, overwrite)
     if run_dir.exists() and any(run_dir.iterdir()):
-        if not overwrite:
-            raise FaceganError(
-                f"run directory {run_dir} exists; pass --resume {run_dir} to continue it, "
-                "--overwrite to replace it, or --name for a new one"
-            )
-        if not (run_dir / "config.json").is_file() and not (run_dir / "checkpoints").is_dir():
-            raise FaceganError(f"{run_dir} does not look like a facegan run directory; refusing to overwrite it")
         shutil.rmtree(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     return run_dir
@@ -234,11 +249,16 @@ def train(
     run_dir: Path,
     *,
     resume: dict | None = None,
+    overwrite: bool = False,
     quiet: bool = False,
     echo: Callable[[str], None] = print,
     on_epoch: Callable[[State, ImageData], None] | None = None,
 ) -> TrainResult:
-    """Train (or continue, given a loaded checkpoint as `resume`) and return where things are."""
+    """Train (or continue, given a loaded checkpoint as `resume`) and return where things are.
+
+    A new run creates `run_dir` once its data has loaded (`prepare_run_dir`; `overwrite` lets it
+    replace an earlier run there); a resumed run writes into the `run_dir` it came from.
+    """
     device = pick_device(train_cfg.device)
     dist_info = distributed.setup(device.type)
     if dist_info.enabled and device.type == "cuda":
@@ -265,7 +285,8 @@ def train(
         seed=train_cfg.seed,
         toy_faces=train_cfg.toy_faces,
     )
-    data = _load_data_ranked(spec, run_dir, dist_info, show=not quiet)
+    prepare = None if resume is not None else (lambda: prepare_run_dir(run_dir.parent, run_dir.name, overwrite))
+    data = _load_data_ranked(spec, run_dir, dist_info, show=not quiet and _is_terminal(), prepare=prepare, say=say)
     batch_per_rank = train_cfg.batch_size // dist_info.world_size
     batches_per_epoch = data.batches_per_epoch(batch_per_rank, dist_info.world_size)  # DataError if < 1
     total_steps = steps_total(train_cfg, batches_per_epoch)
@@ -296,8 +317,9 @@ def train(
     autocast = torch.autocast("cuda", dtype=torch.bfloat16) if train_cfg.amp else nullcontext()
     metrics_file = run_dir / "metrics.jsonl"
     bad_steps = 0
+    saved_step = -1  # step of the last snapshot this call wrote
     window_images, window_start = 0, time.perf_counter()
-    progress = _Progress(main and not quiet, total_steps, s.step, math.ceil(total_steps / batches_per_epoch))
+    progress = _Progress(main and not quiet, total_steps, s.step, math.ceil(total_steps / batches_per_epoch), say)
 
     with stop, progress:
         while s.step < total_steps:
@@ -381,28 +403,46 @@ def train(
             if s.batch >= batches_per_epoch:  # the epoch ran to its end
                 s.epoch += 1
                 s.batch = 0
-                # Save snapshot
+                # Save snapshot (its time is not training time: images/s leaves it out)
+                pause_start = time.perf_counter()
                 _snapshot(s, run_dir, fixed_noise, dist_info, epoch_file=True)
+                saved_step = s.step
                 if on_epoch is not None and main:
                     on_epoch(s, data)
+                window_start += time.perf_counter() - pause_start
             if stop.requested:
                 _snapshot(s, run_dir, fixed_noise, dist_info, epoch_file=False)
                 raise Interrupted(f"interrupted at step {s.step}; resume with --resume {run_dir}")
-        if s.batch > 0 or not (run_dir / "checkpoints" / "last.pt").exists():
+        # Decided from state every rank shares (not from files, which other nodes may not see),
+        # since a snapshot is a collective operation.
+        if s.step != saved_step:
             _snapshot(s, run_dir, fixed_noise, dist_info, epoch_file=False)
 
     distributed.cleanup(dist_info)
     return TrainResult(run_dir, s.step, s.epoch, run_dir / "checkpoints" / "last.pt", s.metrics, data)
 
 
-def _load_data_ranked(spec: DataSpec, run_dir: Path, info: distributed.DistInfo, show: bool) -> ImageData:
-    """Rank 0 loads (and on first use decodes into the cache) behind a progress bar; then the rest."""
+def _load_data_ranked(
+    spec: DataSpec,
+    run_dir: Path,
+    info: distributed.DistInfo,
+    show: bool,
+    prepare: Callable[[], Path] | None,
+    say: Callable[[str], None],
+) -> ImageData:
+    """Rank 0 loads (on first use decoding into the cache) behind a progress bar, then prepares
+    the run directory and lists skipped files in it; then the other ranks load from the cache."""
     data = None
     if info.is_main:
         with _Bar("preparing images", enabled=show) as bar:
-            data = load_data(spec, run_dir=run_dir, progress=bar.update)
+            data = load_data(spec, progress=bar.update, report=False)
+        if prepare is not None:
+            prepare()
+        message = report_skipped(data, run_dir)
+        if message:
+            say(message)
     distributed.barrier(info)
-    return data if data is not None else load_data(spec, run_dir=None)
+    return data if data is not None else load_data(spec, report=False)
 
 
 def _wrap(module: nn.Module, cfg: TrainConfig, info: distributed.DistInfo, device: torch.device) -> nn.Module:
@@ -526,12 +566,20 @@ class _Bar:
 
 
 class _Progress:
-    """A rich progress bar: epoch, step, losses, images/s and ETA; a no-op when disabled."""
+    """Progress of the run: epoch, step, losses, images/s and ETA; a no-op when disabled.
 
-    def __init__(self, enabled: bool, total: int, done: int, num_epochs: int):
+    On a terminal, a rich progress bar. Elsewhere (a log file, CI, nohup) a live bar would only show
+    its last frame, so each metrics line is printed as a plain line instead.
+    """
+
+    def __init__(self, enabled: bool, total: int, done: int, num_epochs: int, echo: Callable[[str], None]):
         self.enabled = enabled
+        self.live = enabled and _is_terminal()
+        self.total = total
         self.num_epochs = num_epochs
-        if enabled:
+        self.echo = echo
+        self._printed_step = -1
+        if self.live:
             from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
             self._progress = Progress(
@@ -544,12 +592,12 @@ class _Progress:
             self._task = self._progress.add_task("train", total=total, completed=done, epoch=0, stats="")
 
     def __enter__(self):
-        if self.enabled:
+        if self.live:
             self._progress.__enter__()
         return self
 
     def __exit__(self, *exc):
-        if self.enabled:
+        if self.live:
             self._progress.__exit__(*exc)
         return False
 
@@ -563,4 +611,15 @@ class _Progress:
             if m
             else ""
         )
-        self._progress.update(self._task, completed=s.step, epoch=s.epoch + 1, stats=stats)
+        if self.live:
+            self._progress.update(self._task, completed=s.step, epoch=s.epoch + 1, stats=stats)
+        elif m.get("step") == s.step and s.step != self._printed_step:  # a metrics line was just logged
+            self._printed_step = s.step
+            self.echo(f"step {s.step}/{self.total} epoch {min(s.epoch + 1, self.num_epochs)}/{self.num_epochs}: {stats}")
+
+
+def _is_terminal() -> bool:
+    """Whether stdout is an interactive terminal (where live progress bars make sense)."""
+    from rich.console import Console
+
+    return Console().is_terminal
