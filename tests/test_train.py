@@ -324,3 +324,30 @@ def test_torchrun_two_processes_gloo(tmp_path):
     assert ckpt["step"] == 5
     for k in g0:
         assert torch.equal(ckpt["generator"][k], g0[k]), k
+
+
+@pytest.mark.parametrize(
+    "args,flags",
+    [
+        (["--batch-size", "4"], "--batch-size"),
+        (["--loss", "hinge", "--ngf", "16"], "--loss, --ngf"),
+        (["--preset", "dcgan-stable"], "--preset"),
+        (["--data", "/elsewhere"], "--data"),
+    ],
+)
+def test_resume_refuses_flags_that_would_change_the_run(tmp_path, args, flags):
+    """Nothing given with --resume is silently ignored: what cannot change is a usage error."""
+    run = _train(tmp_path, "--steps", "2")
+    result = run_cli("--resume", run, "--steps", "4", *args)
+    assert result.exit_code == 2, result.output
+    assert flags in result.output and "cannot change when resuming" in result.output
+    assert load_checkpoint(run)["step"] == 2
+
+
+def test_resume_accepts_how_long_and_how_it_runs(tmp_path):
+    run = _train(tmp_path, "--steps", "2")
+    # Repeating the run's own settings is fine; steps, workers and caching may change.
+    result = run_cli("--resume", run, "--steps", "3", "--batch-size", "8", "--data", "toy-faces", "--no-cache", "--quiet")
+    assert result.exit_code == 0, result.output
+    ckpt = load_checkpoint(run)
+    assert ckpt["step"] == 3 and ckpt["train_config"]["cache"] is False

@@ -62,8 +62,8 @@ def _value(x):
 
 @app.command()
 def train(
-    data: Annotated[str, typer.Option(help="Training images: 'celeba' (downloaded with kagglehub), 'toy-faces', or a folder.")] = "celeba",
-    preset: Annotated[str, typer.Option(help="Reference setup to start from; see --list-presets.")] = "dcgan",
+    data: Annotated[Optional[str], typer.Option(help="Training images: 'celeba' (downloaded with kagglehub), 'toy-faces', or a folder.  [default: celeba]", show_default=False)] = None,
+    preset: Annotated[Optional[str], typer.Option(help="Reference setup to start from; see --list-presets.  [default: dcgan]", show_default=False)] = None,
     list_presets: Annotated[bool, typer.Option("--list-presets", help="List the presets and exit.")] = False,
     epochs: Annotated[Optional[int], typer.Option(help="Passes over the data.", min=1)] = None,
     steps: Annotated[Optional[int], typer.Option(help="Stop after this many optimizer steps in total (overrides --epochs).", min=1)] = None,
@@ -139,10 +139,13 @@ def train(
     try:
         ckpt = None
         if resume is not None:
-            model_cfg, train_cfg, ckpt = loop.resume_from(resume, train_overrides)
+            if name is not None:
+                raise ValueError("--name does not apply to --resume: the run keeps its directory")
+            train_overrides["preset"] = preset  # checked like any other setting
+            model_cfg, train_cfg, ckpt = loop.resume_from(resume, train_overrides, model_overrides)
             run_dir = loop.run_dir_of(resume)
         else:
-            model_cfg, train_cfg = resolve(preset, model_overrides, train_overrides)
+            model_cfg, train_cfg = resolve(preset or "dcgan", model_overrides, train_overrides)
             run_dir = Path(out) / (name or loop.default_run_name(train_cfg.data))
     except ValueError as e:
         fail(TOOL, e, code=2)

@@ -227,14 +227,32 @@ def build_state(model_cfg: ModelConfig, train_cfg: TrainConfig, device: torch.de
     )
 
 
-def resume_from(path: Path, train_overrides: dict | None = None) -> tuple[ModelConfig, TrainConfig, dict]:
-    """Configs and checkpoint to continue a run; only how long to train (and where) may change."""
+# What a resumed run may change: how long it trains, and how it runs (none of these changes what
+# the weights are meant to become). Anything else changes the experiment: start a new run for that.
+RESUME_CHANGEABLE = frozenset(
+    {"epochs", "steps", "device", "workers", "log_every", "keep", "cache", "cache_dir", "amp",
+     "channels_last", "compile", "fid_every", "fid_samples"}
+)
+
+
+def resume_from(
+    path: Path, train_overrides: dict | None = None, model_overrides: dict | None = None
+) -> tuple[ModelConfig, TrainConfig, dict]:
+    """Configs and checkpoint to continue a run; only RESUME_CHANGEABLE settings may change.
+
+    Raises ValueError naming the flags that would change anything else (a flag that repeats the
+    run's own value is fine), so no flag given with --resume is silently ignored.
+    """
     ckpt = load_checkpoint(path)
     model_cfg = from_dict(ModelConfig, ckpt["model_config"])
     train_cfg = from_dict(TrainConfig, ckpt["train_config"])
-    allowed = {"epochs", "steps", "device", "workers", "log_every", "keep"}
-    changes = {k: v for k, v in (train_overrides or {}).items() if v is not None and k in allowed}
-    train_cfg = dataclasses.replace(train_cfg, **changes)
+    given = {k: v for k, v in (train_overrides or {}).items() if v is not None}
+    fixed = [k for k, v in given.items() if k not in RESUME_CHANGEABLE and getattr(train_cfg, k, v) != v]
+    fixed += [k for k, v in (model_overrides or {}).items() if v is not None and getattr(model_cfg, k, v) != v]
+    if fixed:
+        flags = ", ".join("--" + k.replace("_", "-") for k in sorted(fixed))
+        raise ValueError(f"{flags} cannot change when resuming (the run keeps its own config); start a new run instead")
+    train_cfg = dataclasses.replace(train_cfg, **{k: v for k, v in given.items() if k in RESUME_CHANGEABLE})
     train_cfg.validate()
     return model_cfg, train_cfg, ckpt
 
