@@ -203,6 +203,56 @@ def common_latents(n: int, dim: int) -> np.ndarray:
 
 
 # ---------------------------------------------------------------------------------------------
+# Where the time goes inside onnxruntime
+
+# onnxruntime may fuse an activation into a Gemm/Conv/MatMul and rename the op (FusedGemm, ...)
+COMPUTE_OPS = ("ConvTranspose", "MatMul", "Gemm", "Conv", "FusedGemm", "FusedConv", "FusedMatMul")
+
+
+def layer_profile(onnx_path: Path, batch: int, calls: int, layer_flops: list[int]) -> list[dict]:
+    """onnxruntime's own per-node kernel times at `batch` with the runtime's default session.
+
+    Runs apart from the timed rounds (profiling costs a little). The k-th compute node in execution
+    order is matched with the k-th generator layer of `layer_flops` for its GFLOP/s; when the
+    counts differ (an unexpected graph), GFLOP/s is left out rather than guessed.
+    """
+    import onnxruntime as ort
+
+    from facegan.runtime.session import session_options
+
+    with tempfile.TemporaryDirectory(prefix="facegan-profile-") as tmp:
+        opts = session_options(None)
+        opts.enable_profiling = True
+        opts.profile_file_prefix = str(Path(tmp) / "ort")
+        session = ort.InferenceSession(str(onnx_path), sess_options=opts, providers=["CPUExecutionProvider"])
+        z = common_latents(batch, session.get_inputs()[0].shape[1])
+        for _ in range(3):  # warm-up runs are profiled too: dropped below by counting calls
+            session.run(None, {"z": z})
+        for _ in range(calls):
+            session.run(None, {"z": z})
+        events = json.loads(Path(session.end_profiling()).read_text())
+    per_node: dict[str, dict] = {}
+    for e in events:
+        if e.get("cat") != "Node" or not e["name"].endswith("_kernel_time"):
+            continue
+        node = per_node.setdefault(e["name"][: -len("_kernel_time")], {"op": e["args"]["op_name"], "us": []})
+        node["us"].append(e["dur"])
+    rows = []
+    for name, node in per_node.items():  # insertion order = execution order
+        timed = node["us"][-calls:]  # the last `calls` runs: warm-up left out
+        rows.append({"node": name, "op": node["op"], "ms": common.percentile([t / 1000 for t in timed], 50)})
+    total_ms = sum(r["ms"] for r in rows)
+    compute = [r for r in rows if r["op"] in COMPUTE_OPS]
+    for r in rows:
+        r["share"] = r["ms"] / total_ms if total_ms else 0.0
+        r["gflops"] = None
+    if len(compute) == len(layer_flops):
+        for r, flops in zip(compute, layer_flops):
+            r["gflops"] = flops * batch / (r["ms"] / 1000) / 1e9
+    return rows
+
+
+# ---------------------------------------------------------------------------------------------
 # Cold start
 
 
@@ -271,7 +321,8 @@ def main(argv: list[str] | None = None) -> dict:
 
         from facegan.train.config import ModelConfig, from_dict
 
-        flops = common.generator_flops_per_image(from_dict(ModelConfig, model_cfg))
+        layer_flops = common.generator_layer_flops(from_dict(ModelConfig, model_cfg))
+        flops = sum(layer_flops)
         gemm = common.matmul_gflops(args.gemm_n, repeats=3 if args.quick else 7)
         gemm_fn, gemm_flops = common.gemm_call(args.gemm_n, gemm["library"])
 
@@ -321,6 +372,9 @@ def main(argv: list[str] | None = None) -> dict:
                     "round_gemm_gflops": round_gemm_gflops,
                     "round_gemm_fraction": None if on_gpu else achieved / round_gemm_gflops,
                 })
+        profile_batch = 64 if 64 in args.batch_sizes else max(args.batch_sizes)
+        profile = {"batch_size": profile_batch,
+                   "layers": layer_profile(paths["onnx"], profile_batch, 3 if args.quick else 20, layer_flops)}
         cold = cold_start(paths["onnx"], args.cold_starts)
 
     targets = check_targets(rows, cold, threads)
@@ -334,6 +388,7 @@ def main(argv: list[str] | None = None) -> dict:
         "parity_max_abs_diff": max_diff,
         "gemm": gemm,
         "results": rows,
+        "onnxruntime_profile": profile,
         "cold_start": cold,
         "targets": targets,
         "notes": notes,
@@ -375,8 +430,9 @@ def render(record: dict) -> str:
              f"latent {cfg['latent_dim']}" + (" (--quick)" if record["quick"] else ""))
     notes = record["notes"] + [
         f"Generator: {record['model']['flops_per_image'] / 1e9:.3f} GFLOP per image (ConvTranspose/Linear MACs x 2).",
-        f"fp32 GEMM ceiling ({gemm['n']}x{gemm['n']} sgemm, best of {gemm['repeats']}): torch {gemm['torch_gflops']:.1f} GFLOP/s, "
-        f"numpy {gemm['numpy_gflops']:.1f} GFLOP/s; ceiling ({gemm['library']}) = {gemm['ceiling_gflops']:.1f} GFLOP/s "
+        f"fp32 GEMM ceiling ({gemm['n']}x{gemm['n']} sgemm, best of {gemm['repeats']}): "
+        + ", ".join(f"{lib} {gemm[lib + '_gflops']:.1f}" for lib in common.GEMM_LIBRARIES if lib + "_gflops" in gemm)
+        + f" GFLOP/s; ceiling ({gemm['library']}) = {gemm['ceiling_gflops']:.1f} GFLOP/s "
         f"= {gemm['ceiling_gflops'] * 1e9 / record['model']['flops_per_image']:.0f} images/s.",
         f"Parity before timing: max |eager - artifact| = {record['parity_max_abs_diff']:.2g}.",
     ]
@@ -392,6 +448,15 @@ def render(record: dict) -> str:
     gemm_rounds = {r["batch_size"]: r["round_gemm_gflops"] for r in record["results"]}
     out.append("\nGEMM median inside the rounds (GFLOP/s), by batch size: "
                + ", ".join(f"{b}: {g:.1f}" for b, g in sorted(gemm_rounds.items())) + "\n")
+    profile = record["onnxruntime_profile"]
+    out.append(f"\nonnxruntime per node, runtime defaults, batch {profile['batch_size']} (its own profiler, "
+               "median kernel time per call):\n")
+    ceiling = gemm["ceiling_gflops"]
+    out.append(common.markdown_table(
+        ["Node", "Op", "ms per call", "Share", "GFLOP/s", "of GEMM ceiling"],
+        [[r["node"], r["op"], r["ms"], f"{100 * r['share']:.1f}%", "-" if r["gflops"] is None else f"{r['gflops']:.0f}",
+          "-" if r["gflops"] is None else _percent(r["gflops"] / ceiling)] for r in profile["layers"]],
+    ))
     out.append("")
     out.append(common.markdown_table(
         ["Cold start (median of %d fresh processes)" % cold["repeats"], "Seconds"],

@@ -265,30 +265,45 @@ def targets_table(rows: Sequence[dict]) -> str:
 # The compute ceiling
 
 
-def generator_flops_per_image(cfg) -> int:
-    """FLOPs (2 x multiply-accumulates) of one image through the generator of `cfg` (a ModelConfig).
+def generator_layer_flops(cfg) -> list[int]:
+    """FLOPs (2 x multiply-accumulates) per image of each ConvTranspose2d/Linear layer of the
+    generator of `cfg` (a ModelConfig), in forward order: the stem, then every upsampling block.
 
-    Counts the ConvTranspose2d and Linear layers from their shapes, the way the Generator builds
-    them (`facegan.train.models.feature_multipliers`); BatchNorm, ReLU and Tanh are a rounding
-    error (<1%) and are left out. A transposed convolution does in_ch * out_ch * k * k MACs per
-    *input* pixel. Classic DCGAN 64x64, ngf=64, latent 100: 104.6 M MACs = 0.209 GFLOP.
+    Counted from the layer shapes, the way the Generator builds them
+    (`facegan.train.models.feature_multipliers`); BatchNorm, ReLU and Tanh are a rounding error
+    (<1%) and are left out. A transposed convolution does in_ch * out_ch * k * k MACs per *input*
+    pixel.
     """
     from facegan.train.models import feature_multipliers
 
     mults = feature_multipliers(cfg.image_size)
     c0 = cfg.ngf * mults[0]
     # stem: z -> (ngf*mults[0]) x 4 x 4; as a 4x4 deconv of a 1x1 map or a Linear, the same MACs
-    macs = cfg.latent_dim * c0 * 16
+    macs = [cfg.latent_dim * c0 * 16]
     side = 4
     channels = [cfg.ngf * m for m in mults] + [cfg.channels]
     for c_in, c_out in zip(channels[:-1], channels[1:]):
-        macs += side * side * c_in * c_out * 4 * 4  # 4x4 kernel, stride 2: side -> 2 * side
+        macs.append(side * side * c_in * c_out * 4 * 4)  # 4x4 kernel, stride 2: side -> 2 * side
         side *= 2
-    return 2 * macs
+    return [2 * m for m in macs]
+
+
+def generator_flops_per_image(cfg) -> int:
+    """FLOPs of one image through the generator: classic DCGAN 64x64, ngf=64, latent 100 does
+    104.6 M MACs = 0.209 GFLOP (see `generator_layer_flops`)."""
+    return sum(generator_layer_flops(cfg))
+
+
+GEMM_LIBRARIES = ("torch", "numpy", "onnxruntime")
 
 
 def gemm_call(n: int, library: str) -> tuple[Callable[[], object], float]:
-    """A zero-argument n x n fp32 matrix multiply with `library` ("torch" or "numpy"), and its FLOPs."""
+    """A zero-argument n x n fp32 matrix multiply with `library`, and its FLOPs.
+
+    "onnxruntime" runs a one-node MatMul graph on the CPU provider: MLAS's sgemm, the kernel
+    onnxruntime's ConvTranspose itself is built on, and the fastest of the three on the 2-core
+    AMD EPYC (about 1.8x numpy's OpenBLAS and 2.1x torch there).
+    """
     import numpy as np
 
     rng = np.random.default_rng(0)
@@ -301,20 +316,34 @@ def gemm_call(n: int, library: str) -> tuple[Callable[[], object], float]:
         return (lambda: torch.mm(ta, tb)), 2.0 * n**3
     if library == "numpy":
         return (lambda: a @ b), 2.0 * n**3
-    raise ValueError(f"library must be torch or numpy, got {library!r}")
+    if library == "onnxruntime":
+        import onnxruntime as ort
+        from onnx import TensorProto, helper
+
+        def value(name: str):
+            return helper.make_tensor_value_info(name, TensorProto.FLOAT, [n, n])
+
+        node = helper.make_node("MatMul", ["a", "b"], ["c"])
+        graph = helper.make_graph([node], "sgemm", [value("a"), value("b")], [value("c")])
+        model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)])
+        session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+        return (lambda: session.run(None, {"a": a, "b": b})), 2.0 * n**3
+    raise ValueError(f"library must be one of {', '.join(GEMM_LIBRARIES)}, got {library!r}")
 
 
 def matmul_gflops(n: int = 2048, repeats: int = 5) -> dict:
-    """This machine's fp32 matrix-multiply rate: best of `repeats` n x n sgemms, torch and numpy.
+    """This machine's fp32 matrix-multiply rate: best of `repeats` n x n sgemms per library.
 
-    The higher of the two is the ceiling variants are measured against (the harder bar). torch
-    uses its current thread count; numpy uses its BLAS's own.
+    The highest of torch, numpy and onnxruntime (MLAS) is the ceiling variants are measured
+    against: the best rate the installed stack reaches on this machine is the honest bar. torch
+    uses its current thread count, numpy its BLAS's own, onnxruntime one thread per core.
     """
     best = {}
-    for library in ("torch", "numpy"):
+    for library in GEMM_LIBRARIES:
         fn, flops = gemm_call(n, library)
         fn()  # warm-up: thread pools, page faults
         best[library] = flops / min(time_calls(fn, repeats)) / 1e9
     fastest = max(best, key=best.get)
-    return {"n": n, "repeats": repeats, "torch_gflops": best["torch"], "numpy_gflops": best["numpy"],
+    return {"n": n, "repeats": repeats, **{f"{lib}_gflops": rate for lib, rate in best.items()},
             "ceiling_gflops": best[fastest], "library": fastest}
+

@@ -46,8 +46,8 @@ def test_classic_dcgan_is_0_209_gflop_per_image():
     assert round(flops / 1e9, 3) == 0.209
 
 
-def _counted_flops(cfg: ModelConfig) -> int:
-    """FLOPs of ConvTranspose2d/Linear layers of a real Generator, counted with forward hooks."""
+def _counted_flops(cfg: ModelConfig) -> list[int]:
+    """FLOPs of each ConvTranspose2d/Linear layer of a real Generator, counted with forward hooks."""
     g = Generator(cfg).eval()
     macs = []
 
@@ -64,7 +64,7 @@ def _counted_flops(cfg: ModelConfig) -> int:
             m.register_forward_hook(hook)
     with torch.no_grad():
         g(torch.zeros(1, cfg.latent_dim))
-    return 2 * sum(macs)
+    return [2 * m for m in macs]
 
 
 @pytest.mark.parametrize(
@@ -78,7 +78,20 @@ def _counted_flops(cfg: ModelConfig) -> int:
 )
 def test_flops_match_the_layers_of_a_built_generator(overrides):
     cfg = dataclasses.replace(ModelConfig(), **overrides)
-    assert common.generator_flops_per_image(cfg) == _counted_flops(cfg)
+    assert common.generator_layer_flops(cfg) == _counted_flops(cfg)  # layer by layer, in forward order
+    assert common.generator_flops_per_image(cfg) == sum(_counted_flops(cfg))
+
+
+@pytest.mark.parametrize("library", common.GEMM_LIBRARIES)
+def test_gemm_calls_multiply(library):
+    fn, flops = common.gemm_call(64, library)
+    out = fn()
+    product = np.asarray(out[0] if isinstance(out, list) else out)
+    rng = np.random.default_rng(0)
+    a, b = rng.standard_normal((64, 64), dtype=np.float32), rng.standard_normal((64, 64), dtype=np.float32)
+    assert flops == 2 * 64**3 and np.allclose(product, a @ b, atol=1e-3)
+    with pytest.raises(ValueError):
+        common.gemm_call(8, "cublas")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -162,7 +175,15 @@ def test_bench_generate_quick(tmp_path):
         assert r["p50_ms"] <= r["p90_ms"] <= r["p99_ms"]
         assert r["images_per_s"] == pytest.approx(r["batch_size"] / (r["p50_ms"] / 1e3))
     assert all(r["vs_eager"] == 1.0 for r in record["results"] if r["variant"] == "torch eager fp32")
-    assert _positive(record["gemm"]["ceiling_gflops"]) and _positive(record["model"]["flops_per_image"])
+    gemm = record["gemm"]
+    assert _positive(gemm["ceiling_gflops"]) and _positive(record["model"]["flops_per_image"])
+    assert gemm["ceiling_gflops"] == max(gemm[f"{lib}_gflops"] for lib in common.GEMM_LIBRARIES)
+    profile = record["onnxruntime_profile"]
+    compute = [r for r in profile["layers"] if r["gflops"] is not None]
+    assert profile["batch_size"] == 16 and len(compute) == 4  # 32 px: the stem Gemm + 3 ConvTranspose blocks
+    assert [r["op"] for r in compute[1:]] == ["ConvTranspose"] * 3 and "Gemm" in compute[0]["op"]
+    assert all(_positive(r["ms"]) and _positive(r["gflops"]) for r in compute)
+    assert sum(r["share"] for r in profile["layers"]) == pytest.approx(1.0)
     cold = record["cold_start"]
     assert all(_positive(cold[k]) for k in ("import_s", "load_s", "first_image_s", "total_s"))
     assert cold["torch_imported"] is False

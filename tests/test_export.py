@@ -69,6 +69,28 @@ def no_temp_files(folder: Path) -> bool:
     return not [p for p in folder.iterdir() if p.name.startswith(".") and p.suffix in (".tmp", ".probe")]
 
 
+# --- the export module ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("stem", ["convtranspose", "linear"])
+def test_stem_gemm_equals_the_stem_it_replaces(stem):
+    """Folding the stem and its BatchNorm into one Gemm changes nothing but float rounding."""
+    from facegan.train.config import ModelConfig
+    from facegan.train.models import Generator
+
+    torch.manual_seed(0)
+    g = Generator(ModelConfig(image_size=32, ngf=8, stem=stem)).eval()
+    norm = g.stem[-2]
+    with torch.no_grad():  # every BatchNorm parameter and statistic away from its default
+        for t in (norm.weight, norm.bias, norm.running_mean):
+            t.copy_(torch.randn_like(t))
+        norm.running_var.copy_(torch.rand_like(norm.running_var) + 0.5)
+        z = torch.randn(5, 100)
+        x = z.reshape(5, 100, 1, 1) if stem == "convtranspose" else z
+        torch.testing.assert_close(core.StemGemm(g.stem)(x), g.stem(x), atol=1e-5, rtol=1e-5)
+    assert not any(p.requires_grad for p in core.StemGemm(g.stem).parameters())
+
+
 # --- every preset, both formats --------------------------------------------------------------
 
 
@@ -95,6 +117,9 @@ def test_every_preset_exports_to_onnx_with_parity_and_metadata(tmp_path, preset)
     dims = model.graph.input[0].type.tensor_type.shape.dim
     assert dims[0].dim_param and not dims[0].HasField("dim_value")  # symbolic batch axis
     assert model.graph.input[0].type.tensor_type.elem_type == onnx.TensorProto.FLOAT
+    # The stem is one Gemm (BatchNorm folded in); each upsampling block one ConvTranspose.
+    compute = [n.op_type for n in model.graph.node if n.op_type in ("Gemm", "MatMul", "ConvTranspose", "BatchNormalization")]
+    assert compute == ["Gemm"] + ["ConvTranspose"] * 3  # 32 px: 4x4 -> 8 -> 16 -> 32
 
     meta = parse_metadata(read_onnx_metadata(result.path))
     cfg = load_checkpoint(ckpt)["model_config"]
