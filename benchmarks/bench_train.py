@@ -1,4 +1,4 @@
-"""Training speed: images/s of the DCGAN step (eager, channels_last, torch.compile) and of the data pipeline.
+"""Training speed: images/s of the DCGAN step (eager, channels_last, torch.compile, bf16 autocast) and of the data pipeline.
 
     .venv/bin/python benchmarks/bench_train.py            # dcgan preset, 64x64, batch 128
     .venv/bin/python benchmarks/bench_train.py --quick    # tiny model and data, for CI smoke
@@ -31,12 +31,14 @@ import common
 
 EAGER = "eager"
 VARIANTS = {
-    "eager": dict(channels_last=False, compile=False),
-    "channels_last": dict(channels_last=True, compile=False),
-    "compile": dict(channels_last=False, compile=True),
-    "compile + channels_last": dict(channels_last=True, compile=True),
+    "eager": dict(channels_last=False, compile=False, amp=False),
+    "channels_last": dict(channels_last=True, compile=False, amp=False),
+    "compile": dict(channels_last=False, compile=True, amp=False),
+    "compile + channels_last": dict(channels_last=True, compile=True, amp=False),
+    "amp (bf16)": dict(channels_last=False, compile=False, amp=True),
+    "amp (bf16) + channels_last": dict(channels_last=True, compile=False, amp=True),
 }
-QUICK_VARIANTS = ("eager", "channels_last")  # compiling takes tens of seconds: opt in with --variants
+QUICK_VARIANTS = ("eager", "channels_last", "amp (bf16)")  # compiling takes tens of seconds: opt in with --variants
 JPEG_SIZE = (178, 218)  # CelebA aligned images, width x height
 
 
@@ -47,8 +49,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--width", type=int, help="ngf = ndf (default: the preset's, 64; quick: 8).")
     p.add_argument("--batch-size", type=int, help="Images per step (default: the preset's, 128; quick: 16).")
     p.add_argument("--variants", help=f"Comma-separated step variants (default: all of {', '.join(VARIANTS)}; quick: eager,channels_last).")
-    p.add_argument("--rounds", type=int, help="Interleaved rounds (default: 4; quick: 2).")
-    p.add_argument("--steps-per-round", type=int, help="Steps per variant per round (default: 2; quick: 2).")
+    p.add_argument("--rounds", type=int, help="Interleaved rounds (default: 6; quick: 2).")
+    p.add_argument("--steps-per-round", type=int, help="Steps per variant per round (default: 3; quick: 2).")
     p.add_argument("--warmup-steps", type=int, help="Untimed steps per variant, compile included (default: 2; quick: 1).")
     p.add_argument("--jpeg-files", type=int, help="JPEG files for the data pipeline (default: 512; quick: 64).")
     p.add_argument("--workers", type=int, default=2, help="DataLoader processes decoding JPEGs (default: 2, as training).")
@@ -64,8 +66,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     unknown = [v for v in args.variants if v not in VARIANTS]
     if unknown:
         p.error(f"unknown variant(s) {', '.join(unknown)}; choose from {', '.join(VARIANTS)}")
-    args.rounds = args.rounds or (2 if q else 4)
-    args.steps_per_round = args.steps_per_round or 2
+    args.rounds = args.rounds or (2 if q else 6)
+    args.steps_per_round = args.steps_per_round or (2 if q else 3)
     args.warmup_steps = args.warmup_steps or (1 if q else 2)
     args.jpeg_files = args.jpeg_files or (64 if q else 512)
     args.loop_check = not (args.no_loop_check or q)
@@ -85,10 +87,11 @@ def make_step(model_cfg, train_cfg, real_batches: list):
 
     from facegan.train import losses
     from facegan.train.data import normalize
-    from facegan.train.loop import _is_finite, build_state
+    from facegan.train.loop import _is_finite, autocast_for, build_state
 
     device = torch.device("cpu")
     s = build_state(model_cfg, train_cfg, device, total_steps=10**6)
+    autocast = autocast_for(device, train_cfg.amp)
     g_train = torch.compile(s.g) if train_cfg.compile else s.g  # as loop._wrap without DDP
     d_train = torch.compile(s.d) if train_cfg.compile else s.d
     batches = itertools.cycle(real_batches)
@@ -103,10 +106,11 @@ def make_step(model_cfg, train_cfg, real_batches: list):
         # (1) Update D
         noise = torch.randn(n, model_cfg.latent_dim, device=device)
         real_target, fake_target = losses.d_targets(n, train_cfg.label_smoothing, train_cfg.label_noise, device)
-        fake = g_train(noise)
-        real_logits = d_train(real)
-        fake_logits = d_train(fake.detach())
-        loss_d = losses.d_loss(train_cfg.loss, real_logits.float(), fake_logits.float(), real_target, fake_target)
+        with autocast:
+            fake = g_train(noise)
+            real_logits = d_train(real)
+            fake_logits = d_train(fake.detach())
+            loss_d = losses.d_loss(train_cfg.loss, real_logits.float(), fake_logits.float(), real_target, fake_target)
         s.opt_d.zero_grad(set_to_none=True)
         loss_d.backward()
 
@@ -114,7 +118,8 @@ def make_step(model_cfg, train_cfg, real_batches: list):
         loss_g = torch.zeros((), device=device)
         if _is_finite(loss_d):
             s.opt_d.step()
-            loss_g = losses.g_loss(train_cfg.loss, d_train(fake).float())
+            with autocast:
+                loss_g = losses.g_loss(train_cfg.loss, d_train(fake).float())
             s.opt_g.zero_grad(set_to_none=True)
             loss_g.backward()
             if _is_finite(loss_g):

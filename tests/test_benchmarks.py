@@ -194,7 +194,7 @@ def test_bench_generate_quick(tmp_path):
 def test_bench_train_quick(tmp_path):
     out, record = _run_quick("bench_train.py", tmp_path / "r.jsonl")
     assert "| Step variant |" in out and "| Data pipeline |" in out
-    assert [r["variant"] for r in record["step_results"]] == ["eager", "channels_last"]
+    assert [r["variant"] for r in record["step_results"]] == ["eager", "channels_last", "amp (bf16)"]
     for r in record["step_results"] + record["pipeline_results"]:
         assert _positive(r["images_per_s"]) and _positive(r["p50_ms"]), r
     assert {r["variant"].split(" ")[0] for r in record["pipeline_results"]} == {"JPEG", "uint8"}

@@ -96,6 +96,7 @@ def test_resume_is_exact(tmp_path, extra):
         ["--loss", "wgan-gp", "--n-critic", "2", "--gp-weight", "5"],
         ["--label-smoothing", "0.2", "--label-noise", "0.1", "--grad-clip", "1", "--d-dropout", "0.2"],
         ["--lr-g", "1e-4", "--lr-d", "4e-4", "--lr-schedule", "cosine", "--warmup-steps", "2", "--ema", "0.9"],
+        ["--amp", "--channels-last"],  # bf16 autocast on the CPU
     ],
 )
 def test_losses_and_stabilisers_train_and_resume_exactly(tmp_path, monkeypatch, flags):

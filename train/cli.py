@@ -93,7 +93,7 @@ def train(
     ema: Annotated[Optional[float], typer.Option(help="EMA decay of the generator weights, e.g. 0.999 (0 = off).")] = None,
     seed: Annotated[Optional[int], typer.Option(help="Seed of weights, data order, noise and sample grids.", min=0)] = None,
     device: Annotated[Optional[Device], typer.Option(help="Where to train.")] = None,
-    amp: Annotated[Optional[bool], typer.Option("--amp/--no-amp", help="bf16 autocast (CUDA only).")] = None,
+    amp: Annotated[Optional[bool], typer.Option("--amp/--no-amp", help="bf16 autocast, on CUDA or on a CPU with bf16 instructions (AVX512-BF16, AMX).")] = None,
     channels_last: Annotated[Optional[bool], typer.Option("--channels-last/--no-channels-last", help="NHWC memory format.")] = None,
     compile: Annotated[Optional[bool], typer.Option("--compile/--no-compile", help="torch.compile the networks.")] = None,
     workers: Annotated[Optional[int], typer.Option(help="Processes decoding images.", min=0)] = None,

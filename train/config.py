@@ -71,7 +71,7 @@ class TrainConfig:
     ema: float = 0.0  # EMA decay of G weights, e.g. 0.999 (0 = off)
     seed: int = 0  # seeds weights, data order, noise and the fixed sample noise
     device: str = "auto"  # "auto", "cuda", "mps" or "cpu"
-    amp: bool = False  # bf16/fp16 autocast on CUDA
+    amp: bool = False  # bf16 autocast on CUDA or the CPU (fast with AVX512-BF16/AMX)
     channels_last: bool = False  # NHWC memory format
     compile: bool = False  # torch.compile the networks
     workers: int = 2  # data loader processes for JPEG decoding
