@@ -169,12 +169,14 @@ def test_overwrite_refuses_a_folder_that_is_not_a_run(tmp_path):
     assert (tmp_path / "precious" / "thesis.txt").read_text() == "keep me"
 
 
-def test_overwrite_with_bad_data_keeps_the_old_run(tmp_path):
-    """--overwrite replaces a run only once the new data loaded: a typo in --data costs nothing."""
+@pytest.mark.parametrize("bad,message", [(["--data", "typo"], "typo"), (["--batch-size", "1000"], "batch")])
+def test_overwrite_with_bad_data_keeps_the_old_run(tmp_path, bad, message):
+    """--overwrite replaces a run only once the new data is usable: a typo in --data costs nothing."""
     run = _train(tmp_path, "--steps", "1")
     before = (run / "checkpoints" / "last.pt").read_bytes()
-    result = run_cli(*TINY, "--out", tmp_path, "--name", "run", "--steps", "1", "--overwrite", "--data", tmp_path / "typo")
-    assert result.exit_code == 1 and "typo" in result.output
+    bad = [str(tmp_path / b) if b == "typo" else b for b in bad]
+    result = run_cli(*TINY, "--out", tmp_path, "--name", "run", "--steps", "1", "--overwrite", *bad)
+    assert result.exit_code == 1 and message in result.output, result.output
     assert (run / "checkpoints" / "last.pt").read_bytes() == before
 
 

@@ -317,10 +317,15 @@ def train(
         seed=train_cfg.seed,
         toy_faces=train_cfg.toy_faces,
     )
-    prepare = None if resume is not None else (lambda: prepare_run_dir(run_dir.parent, run_dir.name, overwrite))
-    data = _load_data_ranked(spec, run_dir, dist_info, show=not quiet and _is_terminal(), prepare=prepare, say=say)
+    data = _load_data_ranked(spec, dist_info, show=not quiet and _is_terminal())
     batch_per_rank = train_cfg.batch_size // dist_info.world_size
     batches_per_epoch = data.batches_per_epoch(batch_per_rank, dist_info.world_size)  # DataError if < 1
+    if main:  # the data is usable: only now may a new run take (or --overwrite replace) its directory
+        if resume is None:
+            prepare_run_dir(run_dir.parent, run_dir.name, overwrite)
+        skipped = report_skipped(data, run_dir)
+        if skipped:
+            say(skipped)
     total_steps = steps_total(train_cfg, batches_per_epoch)
 
     s = build_state(model_cfg, train_cfg, device, total_steps)
@@ -453,25 +458,12 @@ def train(
     return TrainResult(run_dir, s.step, s.epoch, run_dir / "checkpoints" / "last.pt", s.metrics, data)
 
 
-def _load_data_ranked(
-    spec: DataSpec,
-    run_dir: Path,
-    info: distributed.DistInfo,
-    show: bool,
-    prepare: Callable[[], Path] | None,
-    say: Callable[[str], None],
-) -> ImageData:
-    """Rank 0 loads (on first use decoding into the cache) behind a progress bar, then prepares
-    the run directory and lists skipped files in it; then the other ranks load from the cache."""
+def _load_data_ranked(spec: DataSpec, info: distributed.DistInfo, show: bool) -> ImageData:
+    """Rank 0 loads (and on first use decodes into the cache) behind a progress bar; then the rest."""
     data = None
     if info.is_main:
         with _Bar("preparing images", enabled=show) as bar:
             data = load_data(spec, progress=bar.update, report=False)
-        if prepare is not None:
-            prepare()
-        message = report_skipped(data, run_dir)
-        if message:
-            say(message)
     distributed.barrier(info)
     return data if data is not None else load_data(spec, report=False)
 
