@@ -230,6 +230,19 @@ def test_exit_codes(tmp_path, args, code, message):
         assert "Traceback" not in result.output and len(result.output.strip().splitlines()) == 1
 
 
+def test_resume_after_a_crash_replays_the_lost_steps_once(tmp_path):
+    """Killed after logging steps its checkpoint does not hold: metrics.jsonl keeps each step once."""
+    run = _train(tmp_path, "--steps", "3")
+    metrics = run / "metrics.jsonl"
+    # What a kill -9 at step 5 leaves: lines for steps 4 and 5, the last one torn mid-write.
+    metrics.write_text(metrics.read_text() + json.dumps({"step": 4, "loss_d": 9.9}) + "\n" + '{"step": 5, "lo')
+    result = run_cli("--resume", run, "--steps", "6", "--quiet")
+    assert result.exit_code == 0, result.output
+    rows = [json.loads(x) for x in metrics.read_text().splitlines()]
+    assert [r["step"] for r in rows] == [1, 2, 3, 4, 5, 6]
+    assert rows[3]["loss_d"] != 9.9
+
+
 def test_resume_refuses_foreign_checkpoint(tmp_path):
     path = tmp_path / "foreign.pt"
     torch.save({"weights": torch.zeros(3)}, path)

@@ -331,6 +331,8 @@ def train(
     s = build_state(model_cfg, train_cfg, device, total_steps)
     if resume is not None:
         s.load(resume)
+        if main:
+            rewind_metrics(run_dir / "metrics.jsonl", s.step)
         if dist_info.enabled:  # only rank 0's RNG was saved: give each rank its own stream again
             torch.manual_seed(train_cfg.seed + dist_info.rank + 1_000_003 * s.step)
     g_train, d_train = _wrap(s.g, train_cfg, dist_info, device), _wrap(s.d, train_cfg, dist_info, device)
@@ -533,7 +535,34 @@ def _restore_last_good(s: State, run_dir: Path, say) -> None:
     except CheckpointError as e:
         raise FaceganError(f"losses went non-finite and the last checkpoint could not be restored: {e}") from None
     s.load(ckpt)
+    rewind_metrics(run_dir / "metrics.jsonl", s.step)
     say(f"restored {last} (step {s.step}) after {MAX_BAD_STEPS} non-finite losses in a row")
+
+
+def rewind_metrics(metrics_file: Path, step: int) -> None:
+    """Drop metrics lines logged after `step` (and a torn last line), atomically.
+
+    A run killed between snapshots logged steps its checkpoint does not hold; resuming replays
+    them. Without this, metrics.jsonl and loss.png would show those steps twice, once from
+    weights that no longer exist.
+    """
+    if not metrics_file.is_file():
+        return
+    kept, dropped = [], 0
+    for line in metrics_file.read_text().splitlines():
+        try:
+            row_step = json.loads(line)["step"]
+        except (ValueError, KeyError, TypeError):
+            dropped += 1
+            continue
+        if row_step <= step:
+            kept.append(line)
+        else:
+            dropped += 1
+    if dropped:
+        tmp = metrics_file.with_name(metrics_file.name + ".tmp")
+        tmp.write_text("".join(line + "\n" for line in kept))
+        tmp.replace(metrics_file)
 
 
 class _StopFlag:
