@@ -85,6 +85,12 @@ def export(
     from .torchscript import export_torchscript
 
     formats = list(core.FORMATS) if format is Format.all else [format.value]
+    if "onnx" in formats:
+        import onnx
+
+        if opset > onnx.defs.onnx_opset_version():
+            fail(TOOL, f"--opset {opset} is newer than the installed onnx {onnx.__version__} knows "
+                       f"(up to {onnx.defs.onnx_opset_version()})", code=2)
     common = dict(
         dtype=dtype.value, output=output.value, weights=weights.value if weights else "auto",
         verify=not no_verify, atol=atol, force=force,

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import io
+import logging
 import os
 import tempfile
 import warnings
@@ -307,12 +308,20 @@ def quiet_torch() -> Iterator[io.StringIO]:
 
     The dynamo ONNX exporter prints progress to stdout (which would corrupt `--json` output) and
     every torch.jit API emits a FutureWarning/DeprecationWarning announcing its deprecation; both
-    are expected here. Other warnings still show.
+    are expected here. onnxscript's version converter logs a traceback when it falls back, which
+    facegan turns into one line of its own (`to_onnx_model` checks the opset it got), so its
+    warnings are held back too. Other warnings and errors still show.
     """
     buf = io.StringIO()
-    with warnings.catch_warnings(), contextlib.redirect_stdout(buf):
-        for category in (FutureWarning, DeprecationWarning):
-            warnings.filterwarnings("ignore", category=category, message=r".*torch\.jit.*")
-            warnings.filterwarnings("ignore", category=category, message=r".*is deprecated.*", module=r"torch\.")
-            warnings.filterwarnings("ignore", category=category, module=r"torch\.onnx")
-        yield buf
+    converter_log = logging.getLogger("onnxscript")
+    level = converter_log.level
+    converter_log.setLevel(logging.ERROR)
+    try:
+        with warnings.catch_warnings(), contextlib.redirect_stdout(buf):
+            for category in (FutureWarning, DeprecationWarning):
+                warnings.filterwarnings("ignore", category=category, message=r".*torch\.jit.*")
+                warnings.filterwarnings("ignore", category=category, message=r".*is deprecated.*", module=r"torch\.")
+                warnings.filterwarnings("ignore", category=category, module=r"torch\.onnx")
+            yield buf
+    finally:
+        converter_log.setLevel(level)

@@ -62,8 +62,9 @@ def export_onnx(
     """
     check_choice("dtype", dtype, DTYPES)
     check_choice("output", output, OUTPUTS)
-    if not isinstance(opset, int) or opset < MIN_OPSET:
-        raise ExportError(f"opset must be an integer >= {MIN_OPSET}, got {opset!r}")
+    max_opset = onnx.defs.onnx_opset_version()
+    if not isinstance(opset, int) or not MIN_OPSET <= opset <= max_opset:
+        raise ExportError(f"opset must be an integer from {MIN_OPSET} to {max_opset} (the installed onnx's newest), got {opset!r}")
     out_path = check_destination(Path(out_path), force)
     loaded = load_generator(checkpoint, weights)
 
@@ -95,6 +96,14 @@ def to_onnx_model(module: torch.nn.Module, latent_dim: int, opset: int) -> onnx.
     except Exception as e:  # the exporter raises many types; the CLI needs one line
         first = str(e).strip().splitlines()[0][:300] if str(e).strip() else ""
         raise ExportError(f"torch.onnx.export failed: {type(e).__name__}: {first}") from None
+    # torch.onnx falls back to its own opset, with a warning only, when it cannot convert to the
+    # one asked for (e.g. one newer than the installed onnx knows): a pinned opset is checked.
+    written = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), None)
+    if written != opset:
+        raise ExportError(
+            f"torch.onnx.export wrote opset {written}, not the requested {opset} "
+            f"(the installed onnx {onnx.__version__} knows opsets up to {onnx.defs.onnx_opset_version()})"
+        )
     model.doc_string = "facegan DCGAN generator: z (batch, latent_dim) float32 -> images"
     return model
 

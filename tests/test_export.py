@@ -424,3 +424,23 @@ def test_torchscript_loads_with_torch_alone(tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "images (7, 3, 32, 32)"
     np.testing.assert_allclose(np.load(tmp_path / "out.npy"), eager(ckpt, latents(0, 7, 100)), atol=1e-5)
+
+
+def test_opset_is_pinned_or_refused(tmp_path):
+    """The opset asked for is the opset written; one torch.onnx cannot produce is an error, not 18."""
+    ckpt = write_checkpoint(tmp_path / "ckpt.pt")
+    result = export_onnx(ckpt, tmp_path / "g20.onnx", opset=20, **FAST)
+    assert [o.version for o in onnx.load(str(result.path)).opset_import if o.domain in ("", "ai.onnx")] == [20]
+    for bad in (17, onnx.defs.onnx_opset_version() + 1):
+        with pytest.raises(ExportError, match="opset"):
+            export_onnx(ckpt, tmp_path / "bad.onnx", opset=bad)
+    assert not (tmp_path / "bad.onnx").exists()
+
+
+def test_a_silent_opset_fallback_of_the_exporter_is_an_error(tmp_path, monkeypatch):
+    """torch.onnx only warns when it cannot convert to the opset asked for; facegan refuses."""
+    real_export = torch.onnx.export
+    monkeypatch.setattr(torch.onnx, "export", lambda *a, **k: real_export(*a, **{**k, "opset_version": 18}))
+    with pytest.raises(ExportError, match="wrote opset 18, not the requested 20"):
+        export_onnx(write_checkpoint(tmp_path / "ckpt.pt"), tmp_path / "g.onnx", opset=20)
+    assert not (tmp_path / "g.onnx").exists()

@@ -209,7 +209,7 @@ def test_read_only_output_dir_exits_1(run_dir, tmp_path):
 
 @pytest.mark.parametrize(
     "args",
-    [["--format", "tflite"], ["--dtype", "int8"], ["--batch-sizes", "0,3"], ["--seeds", "a"], ["--opset", "11"], ["--weights", "best"]],
+    [["--format", "tflite"], ["--dtype", "int8"], ["--batch-sizes", "0,3"], ["--seeds", "a"], ["--opset", "11"], ["--opset", "999"], ["--weights", "best"]],
 )
 def test_usage_errors_exit_2(run_dir, tmp_path, args):
     result = invoke(run_dir, "--out", tmp_path, *args)

@@ -220,9 +220,16 @@ def test_progress_without_a_terminal_is_plain_lines(tmp_path):
         (["--data", "/no/such/folder"], 1, "/no/such/folder"),
         (["--resume", "/no/such/run"], 1, "not found"),
         (["--device", "cuda"], 1 if not torch.cuda.is_available() else 0, "cuda"),
+        (["--lr", "-1"], 2, "lr_g must be a positive number"),
+        (["--beta1", "1.5"], 2, "beta1"),
+        (["--grad-clip", "-1"], 2, "grad_clip"),
+        (["--out", "a-file/runs"], 1, "Not a directory"),
+        (["--cache-dir", "a-file/cache"], 1, "Not a directory"),
     ],
 )
 def test_exit_codes(tmp_path, args, code, message):
+    (tmp_path / "a-file").write_text("a file where a folder is expected")
+    args = [str(tmp_path / a) if a.startswith("a-file/") else a for a in args]
     result = run_cli(*TINY, "--out", tmp_path, "--steps", "1", *args)
     assert result.exit_code == code, result.output
     assert message in result.output

@@ -165,7 +165,7 @@ def train(
     except loop.Interrupted as e:
         typer.echo(f"{TOOL}: {e}", err=True)
         raise typer.Exit(130) from None
-    except FaceganError as e:
+    except (FaceganError, OSError) as e:  # OSError: an unwritable --out or --cache-dir, a full disk
         fail(TOOL, e)
     epochs = f"{result.epoch} epoch" + ("" if result.epoch == 1 else "s")
     typer.echo(f"done: {result.step} steps, {epochs}; run directory {result.run_dir}")

@@ -101,6 +101,18 @@ class TrainConfig:
             raise ValueError(f"ema must be in [0, 1), got {self.ema}")
         if self.n_critic < 1:
             raise ValueError(f"n_critic must be >= 1, got {self.n_critic}")
+        for name in ("lr_g", "lr_d"):
+            if not 0.0 < getattr(self, name) < float("inf"):
+                raise ValueError(f"{name} must be a positive number, got {getattr(self, name)}")
+        for name in ("beta1", "beta2"):
+            if not 0.0 <= getattr(self, name) < 1.0:
+                raise ValueError(f"{name} must be in [0, 1), got {getattr(self, name)}")
+        for name in ("gp_weight", "grad_clip", "warmup_steps", "steps", "epochs", "crop", "keep", "workers", "fid_every"):
+            if not getattr(self, name) >= 0:
+                raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
+        for name, minimum in (("toy_faces", 1), ("log_every", 1), ("sample_count", 1), ("fid_samples", 2)):
+            if getattr(self, name) < minimum:
+                raise ValueError(f"{name} must be >= {minimum}, got {getattr(self, name)}")
 
 
 @dataclass(frozen=True)

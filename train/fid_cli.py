@@ -85,7 +85,7 @@ def fid(
                                             device=dev, batch_size=batch_size, seed=seed, inception=inception)
     except ValueError as e:
         fail(TOOL, e, code=2)
-    except FaceganError as e:
+    except (FaceganError, OSError) as e:  # OSError: an unwritable --ref-cache-dir, a full disk
         fail(TOOL, e)
     typer.echo(f"FID {score:.3f}")
     typer.echo(f"model: {what}")
