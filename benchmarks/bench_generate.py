@@ -253,6 +253,40 @@ def layer_profile(onnx_path: Path, batch: int, calls: int, layer_flops: list[int
 
 
 # ---------------------------------------------------------------------------------------------
+# A CPU shared with other work
+
+BUSY_LOOP = "while True: pass"
+
+
+def shared_cpu(onnx_path: Path, batch_sizes, rounds: int, round_s: float) -> list[dict]:
+    """The runtime's default threads against threads=1 while another process keeps one core busy.
+
+    The case the README's threads advice is about: an app generating beside other work. The
+    neighbour is a Python busy loop (one core at 100%), started before and killed after the rounds.
+    """
+    from facegan.runtime.session import make_session
+
+    sessions = {"runtime defaults": make_session(onnx_path, "cpu"), "threads=1": make_session(onnx_path, "cpu", threads=1)}
+    latent_dim = sessions["threads=1"].get_inputs()[0].shape[1]
+    neighbour = subprocess.Popen([sys.executable, "-c", BUSY_LOOP])
+    rows = []
+    try:
+        time.sleep(0.5)  # let the neighbour get going
+        for batch in batch_sizes:
+            z = common_latents(batch, latent_dim)
+            variants = {name: (lambda s_: lambda: s_.run(None, {"z": z}))(s) for name, s in sessions.items()}
+            per_round = {n: common.calls_for(fn, round_s) for n, fn in variants.items()}
+            timings = common.interleaved(variants, batch, rounds, per_round, warmup_calls=1)
+            default = timings["runtime defaults"].items_per_s
+            rows += [{"variant": name, "batch_size": batch, "images_per_s": t.items_per_s,
+                      "vs_defaults": t.items_per_s / default} for name, t in timings.items()]
+    finally:
+        neighbour.kill()
+        neighbour.wait()
+    return rows
+
+
+# ---------------------------------------------------------------------------------------------
 # Cold start
 
 
@@ -375,6 +409,7 @@ def main(argv: list[str] | None = None) -> dict:
         profile_batch = 64 if 64 in args.batch_sizes else max(args.batch_sizes)
         profile = {"batch_size": profile_batch,
                    "layers": layer_profile(paths["onnx"], profile_batch, 3 if args.quick else 20, layer_flops)}
+        shared = shared_cpu(paths["onnx"], args.batch_sizes, args.rounds, args.round_s)
         cold = cold_start(paths["onnx"], args.cold_starts)
 
     targets = check_targets(rows, cold, threads)
@@ -389,6 +424,7 @@ def main(argv: list[str] | None = None) -> dict:
         "gemm": gemm,
         "results": rows,
         "onnxruntime_profile": profile,
+        "shared_cpu": shared,
         "cold_start": cold,
         "targets": targets,
         "notes": notes,
@@ -456,6 +492,11 @@ def render(record: dict) -> str:
         ["Node", "Op", "ms per call", "Share", "GFLOP/s", "of GEMM ceiling"],
         [[r["node"], r["op"], r["ms"], f"{100 * r['share']:.1f}%", "-" if r["gflops"] is None else f"{r['gflops']:.0f}",
           "-" if r["gflops"] is None else _percent(r["gflops"] / ceiling)] for r in profile["layers"]],
+    ))
+    out.append("\nonnxruntime CPU with one core kept busy by another process (a busy loop):\n")
+    out.append(common.markdown_table(
+        ["Variant", "Batch", "Images/s", "vs runtime defaults"],
+        [[r["variant"], r["batch_size"], r["images_per_s"], f"{r['vs_defaults']:.2f}x"] for r in record["shared_cpu"]],
     ))
     out.append("")
     out.append(common.markdown_table(

@@ -184,6 +184,9 @@ def test_bench_generate_quick(tmp_path):
     assert [r["op"] for r in compute[1:]] == ["ConvTranspose"] * 3 and "Gemm" in compute[0]["op"]
     assert all(_positive(r["ms"]) and _positive(r["gflops"]) for r in compute)
     assert sum(r["share"] for r in profile["layers"]) == pytest.approx(1.0)
+    shared = record["shared_cpu"]
+    assert {(r["variant"], r["batch_size"]) for r in shared} == {(v, b) for v in ("runtime defaults", "threads=1") for b in (1, 16)}
+    assert all(_positive(r["images_per_s"]) for r in shared) and "one core kept busy" in out
     cold = record["cold_start"]
     assert all(_positive(cold[k]) for k in ("import_s", "load_s", "first_image_s", "total_s"))
     assert cold["torch_imported"] is False
