@@ -26,10 +26,11 @@ CUDA = "CUDAExecutionProvider"
 CPU = "CPUExecutionProvider"
 
 # Intra-op threads when the caller gives none. 0 lets onnxruntime use one thread per physical
-# core: on an idle 2-core machine it was fastest for the 64x64 DCGAN generator (~650 images/s at
-# batch 1-64; intra 2 the same, intra 1 0.5-0.6x). On a CPU shared with other busy processes its
-# spinning threads lose: there threads=1 measured 1.4-1.6x faster, so apps that run beside other
-# work, or several generators side by side, should pass threads=1 (README "Threads").
+# core: on an idle 2-core machine it was fastest for the 64x64 DCGAN generator (~1,400 images/s
+# at batch 1-256; intra 2 the same, intra 1 0.6-0.7x). Beside a busy neighbour its spinning
+# threads lose: with one core kept busy, threads=1 measured 1.2-1.7x faster at batch 16-256, so
+# apps that run beside other work, or several generators side by side, should pass threads=1
+# (README "Threads"; benchmarks/bench_generate.py measures both).
 DEFAULT_THREADS = 0
 
 
