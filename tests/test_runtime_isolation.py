@@ -119,6 +119,7 @@ def test_base_install_in_a_fresh_venv(tmp_path):
 
     size_mb = dir_size_mb(venv)
     site = next(venv.glob("lib/python*/site-packages"))
+    assert all((site / "facegan" / part / "py.typed").is_file() for part in ("runtime", "train", "export"))
     biggest = sorted(((dir_size_mb(p), p.name) for p in site.iterdir() if p.is_dir()), reverse=True)[:6]
     print(f"fresh base venv: {size_mb:.0f} MB; biggest: " + ", ".join(f"{n} {mb:.0f}" for mb, n in biggest))
     assert size_mb < MAX_VENV_MB, f"base venv is {size_mb:.0f} MB"

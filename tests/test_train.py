@@ -374,3 +374,15 @@ def test_resume_accepts_how_long_and_how_it_runs(tmp_path):
     assert result.exit_code == 0, result.output
     ckpt = load_checkpoint(run)
     assert ckpt["step"] == 3 and ckpt["train_config"]["cache"] is False
+
+
+@pytest.mark.slow
+def test_compile_trains_and_saves_plain_weights(tmp_path):
+    """--compile (torch.compile, ~10 s to compile on CPU) trains; checkpoints hold the plain modules'
+    state dicts (no `_orig_mod.` prefixes), so export and resume need no compiler."""
+    run = _train(tmp_path, "--steps", "2", "--compile")
+    lines = [json.loads(x) for x in (run / "metrics.jsonl").read_text().splitlines()]
+    assert all(math.isfinite(m["loss_d"]) and math.isfinite(m["loss_g"]) for m in lines)
+    ckpt = load_checkpoint(run)
+    assert ckpt["train_config"]["compile"] is True
+    assert not any("_orig_mod" in k for k in [*ckpt["generator"], *ckpt["discriminator"]])
