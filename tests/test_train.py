@@ -386,3 +386,15 @@ def test_compile_trains_and_saves_plain_weights(tmp_path):
     ckpt = load_checkpoint(run)
     assert ckpt["train_config"]["compile"] is True
     assert not any("_orig_mod" in k for k in [*ckpt["generator"], *ckpt["discriminator"]])
+
+
+def test_ctrl_c_while_the_data_loads_exits_130_and_leaves_nothing(tmp_path):
+    cmd = [sys.executable, "-m", "facegan.train", *TINY, "--toy-faces", "100000", "--out", str(tmp_path), "--name", "run"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    time.sleep(2.5)  # drawing 100,000 faces takes far longer
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err
+    assert err.strip() == "facegan-train: interrupted; nothing was saved beyond the last checkpoint"
+    assert not (tmp_path / "run").exists()
+    assert [p.name for p in (tmp_path / ".cache").iterdir()] == []  # no half-written cache

@@ -165,6 +165,9 @@ def train(
     except loop.Interrupted as e:
         typer.echo(f"{TOOL}: {e}", err=True)
         raise typer.Exit(130) from None
+    except KeyboardInterrupt:  # Ctrl-C while the data loads, or a second one while saving
+        typer.echo(f"{TOOL}: interrupted; nothing was saved beyond the last checkpoint", err=True)
+        raise typer.Exit(130) from None
     except (FaceganError, OSError) as e:  # OSError: an unwritable --out or --cache-dir, a full disk
         fail(TOOL, e)
     epochs = f"{result.epoch} epoch" + ("" if result.epoch == 1 else "s")
