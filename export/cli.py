@@ -8,6 +8,7 @@ existing output, unwritable folder, parity over tolerance: nothing left at the o
 
 from __future__ import annotations
 
+import functools
 import json
 from enum import Enum
 from pathlib import Path
@@ -82,6 +83,7 @@ def export(
 
     from . import core, parity
     from .onnx import export_onnx
+    from .pipeline import export_all
     from .torchscript import export_torchscript
 
     formats = list(core.FORMATS) if format is Format.all else [format.value]
@@ -104,11 +106,9 @@ def export(
         # only after the .onnx was written.
         for path in paths.values():
             core.check_destination(path, force)
-        for fmt in formats:
-            if fmt == "onnx":
-                result = export_onnx(checkpoint, paths[fmt], opset=opset, **common)
-            else:
-                result = export_torchscript(checkpoint, paths[fmt], **common)
+        exporters = {"onnx": functools.partial(export_onnx, opset=opset), "torchscript": export_torchscript}
+        # All or nothing: with --format all, a TorchScript failure must not leave a new .onnx behind.
+        for fmt, result in export_all(exporters, checkpoint, paths, **common).items():
             results[fmt] = _result_dict(result)
             if not json_output:
                 _print_result(result, parity)

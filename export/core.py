@@ -102,14 +102,14 @@ def load_generator(checkpoint: Path, weights: str = "auto") -> LoadedGenerator:
         cfg = from_dict(ModelConfig, state["model_config"])
         cfg.validate()
         generator = generator_from_state(cfg, ema_state if chosen == "ema" else state["generator"])
-    except (TypeError, ValueError, RuntimeError, KeyError) as e:
+    except (TypeError, ValueError, RuntimeError, KeyError, AttributeError) as e:
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         raise CheckpointError(f"{path} holds a generator this facegan cannot build: {first[:200]}") from None
     model_config = {**dataclasses.asdict(cfg), "value_range": list(cfg.value_range)}
     return LoadedGenerator(
         generator=generator.float().eval(),
         model_config=model_config,
-        preset=str(state.get("train_config", {}).get("preset", "")),
+        preset=str(state["train_config"].get("preset", "")),
         weights=chosen,
         train_step=int(state["step"]),
         train_epoch=int(state["epoch"]),
@@ -220,11 +220,11 @@ def run_name(checkpoint: Path) -> str:
     `run/checkpoints/last.pt` and `run/` are "run"; another file in `run/checkpoints/`, e.g.
     `snapshot-000120.pt`, is "run-snapshot-000120" so exports of two snapshots never collide.
     """
-    checkpoint = Path(checkpoint)
+    checkpoint = Path(checkpoint).resolve()  # `last.pt` typed inside checkpoints/ is the same file
     if checkpoint.is_dir():
-        return checkpoint.resolve().name
+        return checkpoint.name
     if checkpoint.parent.name == "checkpoints":
-        run = checkpoint.resolve().parent.parent.name
+        run = checkpoint.parent.parent.name
         return run if checkpoint.stem == "last" else f"{run}-{checkpoint.stem}"
     return checkpoint.stem
 
@@ -232,21 +232,25 @@ def run_name(checkpoint: Path) -> str:
 def default_artifact_path(checkpoint: Path, fmt: str, out_dir: Path | None = None) -> Path:
     """`<run>-g.onnx` / `<run>-g.ts.pt`, next to the run directory (or the file) unless `out_dir`."""
     check_choice("format", fmt, FORMATS)
-    checkpoint = Path(checkpoint)
+    checkpoint = Path(checkpoint).resolve()
     if out_dir is None:
         if checkpoint.is_dir():
-            out_dir = checkpoint.resolve().parent
+            out_dir = checkpoint.parent
         elif checkpoint.parent.name == "checkpoints":
-            out_dir = checkpoint.resolve().parent.parent.parent
+            out_dir = checkpoint.parent.parent.parent
         else:
-            out_dir = checkpoint.resolve().parent
+            out_dir = checkpoint.parent
     return Path(out_dir) / (run_name(checkpoint) + SUFFIXES[fmt])
 
 
-def parity_report_path(artifact: Path) -> Path:
-    """Where the parity report of `artifact` is written: `<artifact>.parity.json`."""
+def parity_report_path(artifact: Path, passed: bool = True) -> Path:
+    """Where the parity report of `artifact` is written: `<artifact>.parity.json`.
+
+    A failed check writes `<artifact>.parity-failed.json` instead, so the report of an artifact
+    already at that path (which a failed overwrite leaves in place) keeps describing it.
+    """
     artifact = Path(artifact)
-    return artifact.with_name(artifact.name + ".parity.json")
+    return artifact.with_name(artifact.name + (".parity.json" if passed else ".parity-failed.json"))
 
 
 def check_destination(path: Path, force: bool) -> Path:

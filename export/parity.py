@@ -202,10 +202,15 @@ def report_json(report: dict) -> str:
 
 
 def write_report(artifact: Path, report: dict | None) -> None:
-    """Write `<artifact>.parity.json` (also for a failed check, to diagnose it); None removes it.
-
-    Removing matters after `--force --no-verify`: an earlier report would describe another file.
+    """Write the report beside `artifact`: `<artifact>.parity.json` when it passed (removing a stale
+    `.parity-failed.json`), `<artifact>.parity-failed.json` when it failed, to diagnose it (the
+    artifact, if any, and its own report are left alone). None removes `<artifact>.parity.json`:
+    after `--force --no-verify` an earlier report would describe another file.
     """
+    if report is not None and not report["passed"]:
+        write_text_atomic(parity_report_path(artifact, passed=False), report_json(report))
+        return
+    parity_report_path(artifact, passed=False).unlink(missing_ok=True)
     path = parity_report_path(artifact)
     if report is None:
         path.unlink(missing_ok=True)
@@ -220,10 +225,13 @@ def verify_onnx(
     batch_sizes: Sequence[int] = DEFAULT_BATCH_SIZES,
     seeds: Sequence[int] = DEFAULT_SEEDS,
     atol: float | None = None,
+    name: str | None = None,
 ) -> dict:
     """Check an existing .onnx against a checkpoint (file or run dir); return the report.
 
     Precision, output kind and weights (raw/EMA) are read from the artifact's own metadata.
+    `name` is what the report and errors call the artifact (default: the file's name; the export
+    checks a staged temporary file and passes the name it will be published under).
     Raises ParityMismatchError (a ParityError) when any case fails.
     """
     import onnx
@@ -254,7 +262,7 @@ def verify_onnx(
         return names, session.run(None, {INPUT_NAME: z})[0]
 
     return run_parity(
-        runner, loaded, fmt="onnx", artifact=path, variants=ORT_VARIANTS, dtype=meta.dtype,
+        runner, loaded, fmt="onnx", artifact=Path(name or path.name), variants=ORT_VARIANTS, dtype=meta.dtype,
         output="uint8" if meta.output_dtype == "uint8" else "float",
         batch_sizes=batch_sizes, seeds=seeds, atol=atol,
     )
@@ -267,6 +275,7 @@ def verify_torchscript(
     batch_sizes: Sequence[int] = DEFAULT_BATCH_SIZES,
     seeds: Sequence[int] = DEFAULT_SEEDS,
     atol: float | None = None,
+    name: str | None = None,
 ) -> dict:
     """Check an existing TorchScript file against a checkpoint; return the report (see verify_onnx)."""
     import torch
@@ -288,7 +297,7 @@ def verify_torchscript(
         return [OUTPUT_NAME], out.numpy()
 
     return run_parity(
-        runner, loaded, fmt="torchscript", artifact=path, variants=TORCHSCRIPT_VARIANTS,
+        runner, loaded, fmt="torchscript", artifact=Path(name or path.name), variants=TORCHSCRIPT_VARIANTS,
         dtype=meta.dtype, output="uint8" if meta.output_dtype == "uint8" else "float",
         batch_sizes=batch_sizes, seeds=seeds, atol=atol,
     )

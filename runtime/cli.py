@@ -89,10 +89,14 @@ def generate(
 
     from .errors import FaceganError
     from .generator import FaceGenerator
-    from .images import save_gif, save_grid, save_images
+    from .images import image_format, save_gif, save_grid, save_images
 
     written: list[str] = []
     try:
+        # Check where the pictures go before generating them.
+        for path, used in ((gif, interpolate is not None), (out, dir is None and (interpolate is None or grid))):
+            if used:
+                image_format(path)
         gen = FaceGenerator(model, device=device.value, strict=strict, threads=threads, batch_size=batch_size)
         size = f"{gen.image_size}x{gen.image_size}"
         psi = "" if truncation == 1.0 else f", truncation {truncation}"

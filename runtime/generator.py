@@ -21,6 +21,7 @@ is thread-safe and generate keeps no state between calls.
 from __future__ import annotations
 
 import logging
+import math
 import numbers
 from pathlib import Path
 
@@ -51,9 +52,13 @@ def check_count(value: object, name: str, minimum: int = 1, maximum: int = MAX_I
 
 def check_truncation(psi: object) -> float:
     """Return `psi` as a float >= 0 (1.0 = no truncation), or raise ValueError."""
-    if isinstance(psi, bool) or not isinstance(psi, numbers.Real) or not np.isfinite(psi) or psi < 0:
+    try:
+        value = float(psi) if isinstance(psi, numbers.Real) and not isinstance(psi, bool) else math.nan
+    except OverflowError:  # an int too large for a float
+        value = math.nan
+    if not 0.0 <= value < math.inf:
         raise ValueError(f"truncation must be a finite number >= 0 (1.0 = off), got {psi!r}")
-    return float(psi)
+    return value
 
 
 def check_latents(z: object, latent_dim: int) -> np.ndarray:
@@ -69,9 +74,11 @@ def check_latents(z: object, latent_dim: int) -> np.ndarray:
     if z.ndim != 2 or z.shape[1] != latent_dim:
         raise ValueError(f"z must have shape (n, {latent_dim}), got {z.shape}")
     check_count(z.shape[0], "number of latents (z.shape[0])")
-    if not np.isfinite(z).all():
-        raise ValueError("z contains NaN or infinite values")
-    return np.ascontiguousarray(z, dtype=np.float32)
+    with np.errstate(over="ignore"):  # an overflowing cast is reported below, as a ValueError
+        z32 = np.ascontiguousarray(z, dtype=np.float32)
+    if not np.isfinite(z32).all():  # checked after the cast: 1e300 in float64 is inf in float32
+        raise ValueError("z contains NaN or infinite values (as float32)")
+    return z32
 
 
 class FaceGenerator:
@@ -159,7 +166,10 @@ class FaceGenerator:
         output = self._check_output(output)
         batch_size = self.batch_size if batch_size is None else check_count(batch_size, "batch_size")
         if truncation != 1.0:
-            z = truncate(z, truncation)
+            with np.errstate(over="ignore"):  # overflow is reported below, as a ValueError
+                z = truncate(z, truncation)
+            if not np.isfinite(z).all():
+                raise ValueError(f"truncation {truncation} scales the latents beyond float32")
         out = np.empty(self._output_shape(len(z), output), dtype=self._output_dtype(output))
         for start in range(0, len(z), batch_size):
             stop = min(start + batch_size, len(z))

@@ -73,7 +73,7 @@ def grid(images: np.ndarray, nrow: int = 8, padding_px: int = 2, fill: int = 0) 
 def save_grid(images: np.ndarray, path: str | Path, nrow: int = 8, padding_px: int = 2) -> Path:
     """Write the images as one grid image (format from the suffix, e.g. .png); returns the path."""
     picture = to_pil(grid(images, nrow, padding_px))
-    return _atomic_save(Path(path), lambda tmp: picture.save(tmp))
+    return _atomic_save(Path(path), lambda tmp, fmt: picture.save(tmp, format=fmt))
 
 
 def save_images(images: np.ndarray, folder: str | Path, prefix: str = "face", suffix: str = ".png") -> list[Path]:
@@ -85,7 +85,7 @@ def save_images(images: np.ndarray, folder: str | Path, prefix: str = "face", su
     paths = []
     for i, image in enumerate(images):
         picture = to_pil(image)
-        paths.append(_atomic_save(folder / f"{prefix}-{i:0{width}d}{suffix}", lambda tmp: picture.save(tmp)))
+        paths.append(_atomic_save(folder / f"{prefix}-{i:0{width}d}{suffix}", lambda tmp, fmt: picture.save(tmp, format=fmt)))
     return paths
 
 
@@ -96,21 +96,35 @@ def save_gif(frames: np.ndarray, path: str | Path, duration_ms: int = 80, loop: 
         raise ValueError(f"duration_ms must be an integer >= 1, got {duration_ms!r}")
     pictures = [to_pil(f) for f in frames]
 
-    def write(tmp: Path) -> None:
+    def write(tmp: Path, fmt: str) -> None:
         pictures[0].save(
-            tmp, save_all=True, append_images=pictures[1:], duration=int(duration_ms), loop=loop, optimize=False
+            tmp, format=fmt, save_all=True, append_images=pictures[1:], duration=int(duration_ms), loop=loop,
+            optimize=False,
         )
 
     return _atomic_save(Path(path), write)
 
 
+def image_format(path: Path) -> str:
+    """Pillow's format name for the suffix of `path` (".png" -> "PNG"), or ValueError naming it."""
+    from PIL import Image
+
+    if path.is_dir():
+        raise ValueError(f"{path} is a folder; give an image file name such as faces.png")
+    fmt = Image.registered_extensions().get(path.suffix.lower())
+    if fmt is None or fmt not in Image.SAVE:
+        raise ValueError(f"cannot tell which image format {path} should be: give a name ending in .png, .jpg, .webp or .gif")
+    return fmt
+
+
 def _atomic_save(path: Path, write) -> Path:
-    """Write via a temporary file beside `path`, then rename: readers never see half a file."""
+    """`write(tmp, format)` to a temporary file beside `path`, then rename: readers never see half a
+    file. The format comes from the suffix of `path` itself, checked before anything is written."""
+    fmt = image_format(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    # Keep the suffix so pillow infers the format from the temporary name too.
-    tmp = path.with_name(f".{path.stem}.{os.getpid()}.{threading.get_ident()}.tmp{path.suffix}")
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
     try:
-        write(tmp)
+        write(tmp, fmt)
         os.replace(tmp, path)
     except OSError as e:  # name the file the caller asked for, not the temporary one
         raise OSError(e.errno, e.strerror or str(e), str(path)) from None

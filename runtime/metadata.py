@@ -30,6 +30,7 @@ Version 1 keys (all required unless marked optional):
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass, field
 
 from .errors import MetadataError
@@ -171,10 +172,17 @@ def parse_metadata(props: dict[str, str], source: str = "model") -> ModelMetadat
             f"{source} metadata: output_dtype {meta.output_dtype!r} with layout "
             f"{meta.output_layout!r} is not a combination facegan writes"
         )
-    if len(meta.value_range) != 2 or not meta.value_range[0] < meta.value_range[1]:
+    if len(meta.value_range) != 2 or not -math.inf < meta.value_range[0] < meta.value_range[1] < math.inf:
         raise MetadataError(f"{source} metadata: bad value_range {ours['value_range']}")
     if meta.dtype not in ("fp32", "fp16"):
         raise MetadataError(f"{source} metadata: unknown dtype {meta.dtype!r}")
+    if meta.weights not in ("raw", "ema"):
+        raise MetadataError(f"{source} metadata: unknown weights {meta.weights!r} (raw or ema)")
+    if ours["latents"] != LATENTS_RECIPE:
+        # Seeds are only "the same face everywhere" if everyone draws latents the same way.
+        raise MetadataError(
+            f"{source} expects latents drawn as {ours['latents']!r}; this facegan draws {LATENTS_RECIPE!r}"
+        )
     return meta
 
 

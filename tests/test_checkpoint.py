@@ -85,3 +85,35 @@ def test_plain_pickle_file_is_refused(tmp_path):
     path.write_bytes(pickle.dumps({"format": "facegan.checkpoint"}))
     with pytest.raises(CheckpointError):
         ck.load_checkpoint(path)
+
+
+def _damaged(tmp_path, **changes):
+    state = ck.load_checkpoint(write_checkpoint(tmp_path / "good.pt"))
+    state = {k: v for k, v in state.items() if k not in ("format", "format_version")}
+    ck.save_checkpoint({**state, **changes}, tmp_path / "bad.pt")
+    return tmp_path / "bad.pt"
+
+
+@pytest.mark.parametrize(
+    "changes,message",
+    [
+        (dict(train_config=None), "train_config is NoneType, not dict"),
+        (dict(model_config=[1, 2]), "model_config is list, not dict"),
+        (dict(step="abc"), "step is str, not int"),
+        (dict(generator_ema=3), "generator_ema is int, not dict or None"),
+    ],
+)
+def test_damaged_fields_are_refused_in_one_line(tmp_path, changes, message):
+    """A file that says it is a facegan checkpoint but holds the wrong kinds of values."""
+    with pytest.raises(CheckpointError, match=message):
+        ck.load_checkpoint(_damaged(tmp_path, **changes))
+
+
+def test_damaged_configs_are_refused_by_export_and_resume(tmp_path):
+    from facegan.export.core import load_generator
+    from facegan.train.loop import resume_from
+
+    path = _damaged(tmp_path, model_config={"latent_dim": "many", "image_size": 32})
+    for load in (load_generator, resume_from):
+        with pytest.raises(CheckpointError, match="cannot"):
+            load(path)

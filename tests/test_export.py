@@ -311,9 +311,36 @@ def test_failed_parity_during_export_leaves_no_artifact(tmp_path, monkeypatch):
         with pytest.raises(ParityMismatchError):
             export(ckpt, out / name, **FAST)
         assert not (out / name).exists()
-        report = json.loads((out / f"{name}.parity.json").read_text())  # kept to diagnose
+        report = json.loads((out / f"{name}.parity-failed.json").read_text())  # kept to diagnose
         assert report["passed"] is False and report["artifact"] == name
+        assert not (out / f"{name}.parity.json").exists()
     assert no_temp_files(out)
+
+
+def test_failed_overwrite_keeps_the_existing_artifact_and_its_report(tmp_path, monkeypatch):
+    ckpt = write_checkpoint(tmp_path / "ckpt.pt")
+    good = export_onnx(ckpt, tmp_path / "g.onnx", **FAST).path
+    before = good.read_bytes(), (tmp_path / "g.onnx.parity.json").read_text()
+    original = parity.eager_reference
+    monkeypatch.setattr(parity, "eager_reference", lambda *a: original(*a) + np.float32(1e-3))
+    with pytest.raises(ParityMismatchError) as failure:
+        export_onnx(ckpt, good, force=True, **FAST)
+    assert "g.onnx" in str(failure.value) and ".tmp" not in str(failure.value)  # names the artifact
+    assert (good.read_bytes(), (tmp_path / "g.onnx.parity.json").read_text()) == before
+    assert json.loads((tmp_path / "g.onnx.parity-failed.json").read_text())["passed"] is False
+    monkeypatch.undo()
+    export_onnx(ckpt, good, force=True, **FAST)  # a later success clears the failed report
+    assert not (tmp_path / "g.onnx.parity-failed.json").exists()
+
+
+def test_artifact_names_do_not_depend_on_how_the_checkpoint_path_is_written(tmp_path, monkeypatch):
+    run = tmp_path / "myrun"
+    write_checkpoint(run / "checkpoints" / "last.pt")
+    expected = tmp_path / "myrun-g.onnx"
+    assert core.default_artifact_path(run / "checkpoints" / "last.pt", "onnx") == expected
+    monkeypatch.chdir(run / "checkpoints")
+    assert core.default_artifact_path(Path("last.pt"), "onnx") == expected
+    assert core.default_artifact_path(Path(".."), "onnx") == expected
 
 
 def test_failed_overwrite_keeps_the_existing_artifact(tmp_path):

@@ -9,6 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 torch = pytest.importorskip("torch")
@@ -88,7 +89,30 @@ def test_parity_failure_exits_1_with_a_table_and_no_artifact(run_dir, tmp_path):
     assert "parity failed" in one_error_line(result)
     assert "FAILED" in result.stdout and result.stdout.count("max abs diff") >= 4  # every case listed
     assert not (tmp_path / "tiny-g.onnx").exists()
-    assert json.loads((tmp_path / "tiny-g.onnx.parity.json").read_text())["passed"] is False
+    assert json.loads((tmp_path / "tiny-g.onnx.parity-failed.json").read_text())["passed"] is False
+
+
+def test_format_all_is_all_or_nothing(run_dir, tmp_path, monkeypatch):
+    """ONNX passes, TorchScript fails parity: no new .onnx is published, the old files stay."""
+    invoke(run_dir, "--format", "all", "--out", tmp_path, *FAST)
+    (tmp_path / "tiny-g.onnx").write_bytes(b"the earlier artifact")  # told apart from a new export
+    before = {p.name: p.read_bytes() for p in tmp_path.iterdir() if p.is_file()}
+    from facegan.export import parity
+
+    original, reference = parity.verify_torchscript, parity.eager_reference
+
+    def failing_torchscript(*args, **kwargs):  # the TorchScript check sees a shifted reference
+        with monkeypatch.context() as m:
+            m.setattr(parity, "eager_reference", lambda *a: reference(*a) + np.float32(1e-3))
+            return original(*args, **kwargs)
+
+    monkeypatch.setattr(parity, "verify_torchscript", failing_torchscript)
+    result = invoke(run_dir, "--format", "all", "--out", tmp_path, "--force", *FAST)
+    assert result.exit_code == 1 and "parity failed for tiny-g.ts.pt" in one_error_line(result)
+    after = {p.name: p.read_bytes() for p in tmp_path.iterdir() if p.is_file() and not p.name.endswith("parity-failed.json")}
+    assert [p.name for p in tmp_path.iterdir() if p.is_dir() and p.name.startswith(".facegan-export")] == []
+    assert after == before  # neither artifact nor report replaced, no staging folder left
+    assert json.loads((tmp_path / "tiny-g.ts.pt.parity-failed.json").read_text())["passed"] is False
 
 
 def test_parity_failure_with_json_prints_the_failed_report(run_dir, tmp_path):

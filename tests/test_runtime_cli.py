@@ -139,3 +139,19 @@ def test_interpolate_with_grid_also_writes_the_frames_grid(model, tmp_path):
     assert result.exit_code == 0, result.output
     assert Image.open(tmp_path / "frames.png").size == (4 * 8 + 5 * 2, 8 + 2 * 2)
     assert (tmp_path / "m.gif").is_file()
+
+
+@pytest.mark.parametrize(
+    "args,message",
+    [
+        (["--out", "faces"], "cannot tell which image format"),
+        (["--out", "."], "is a folder"),
+        (["--interpolate", "1", "2", "--gif", "morph"], "cannot tell which image format"),
+    ],
+)
+def test_unusable_picture_paths_are_usage_errors_named_before_generating(model, tmp_path, monkeypatch, args, message):
+    monkeypatch.chdir(tmp_path)
+    result = runner.invoke(app, [str(model), *args])
+    assert result.exit_code == 2, result.output
+    assert message in result.output and ".tmp" not in result.output
+    assert list(tmp_path.iterdir()) == []

@@ -146,6 +146,9 @@ BAD_CALLS = [
     ("z", lambda g: g.generate_from_latents([[0.0] * 8])),
     ("z", lambda g: g.generate_from_latents(np.full((2, 8), np.nan, np.float32))),
     ("z", lambda g: g.generate_from_latents(np.zeros((0, 8), np.float32))),
+    ("z", lambda g: g.generate_from_latents(np.full((1, 8), 1e300))),  # finite float64, inf as float32
+    ("truncation", lambda g: g.generate(2, truncation=10**400)),  # an int no float can hold
+    ("truncation", lambda g: g.generate(2, truncation=1e39)),  # latents overflow float32
     ("seed_b", lambda g: g.interpolate(1, -2)),
     ("steps", lambda g: g.interpolate(1, 2, steps=1)),
     ("method", lambda g: g.interpolate(1, 2, method="cubic")),
@@ -188,6 +191,9 @@ def with_props(tmp_path, **changes) -> str:
         ({"output_dtype": "uint8", "output_layout": "NHWC"}, "tensor\\(float\\)"),
         ({"latent_dim": None}, "missing"),
         ({"value_range": "[1, -1]"}, "value_range"),
+        ({"value_range": "[-Infinity, Infinity]"}, "value_range"),
+        ({"latents": "torch.randn"}, "latents drawn as 'torch.randn'"),
+        ({"weights": "banana"}, "weights"),
     ],
 )
 def test_refuses_metadata_that_disagrees(tmp_path, changes, message):

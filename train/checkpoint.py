@@ -88,7 +88,25 @@ def load_checkpoint(path: Path, map_location: str | torch.device = "cpu") -> dic
     missing = [k for k in REQUIRED if k not in state]
     if missing:
         raise CheckpointError(f"{path} is missing {', '.join(missing)}")
+    wrong = [f"{k} is {type(state[k]).__name__}, not {_TYPES[k][1]}" for k in _TYPES
+             if k in state and not isinstance(state[k], _TYPES[k][0])]
+    if wrong:
+        raise CheckpointError(f"{path} is a damaged facegan checkpoint: {'; '.join(wrong)}")
     return state
+
+
+# What each field must be: anything else is a damaged or hand-edited file, refused in one line
+# here rather than failing somewhere deep in training or export with a traceback.
+_TYPES = {
+    "model_config": (dict, "dict"),
+    "train_config": (dict, "dict"),
+    "generator": (dict, "dict"),
+    "discriminator": (dict, "dict"),
+    "generator_ema": ((dict, type(None)), "dict or None"),
+    "step": (int, "int"),
+    "epoch": (int, "int"),
+    "data_position": (dict, "dict"),
+}
 
 
 def resolve_checkpoint_path(path: Path) -> Path:

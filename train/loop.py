@@ -259,8 +259,13 @@ def resume_from(
     run's own value is fine), so no flag given with --resume is silently ignored.
     """
     ckpt = load_checkpoint(path)
-    model_cfg = from_dict(ModelConfig, ckpt["model_config"])
-    train_cfg = from_dict(TrainConfig, ckpt["train_config"])
+    try:
+        model_cfg = from_dict(ModelConfig, ckpt["model_config"])
+        train_cfg = from_dict(TrainConfig, ckpt["train_config"])
+        model_cfg.validate()
+        train_cfg.validate()
+    except (TypeError, ValueError) as e:  # a damaged or hand-edited config: not the user's flags
+        raise CheckpointError(f"{path} holds a config this facegan cannot use: {e}") from None
     given = {k: v for k, v in (train_overrides or {}).items() if v is not None}
     fixed = [k for k, v in given.items() if k not in RESUME_CHANGEABLE and getattr(train_cfg, k, v) != v]
     fixed += [k for k, v in (model_overrides or {}).items() if v is not None and getattr(model_cfg, k, v) != v]
