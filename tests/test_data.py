@@ -348,3 +348,13 @@ def test_celeba_download_without_image_folder_raises(tmp_path, monkeypatch):
     monkeypatch.setattr(kagglehub, "dataset_download", lambda handle: str(tmp_path))
     with pytest.raises(DataError, match="no img_align_celeba folder"):
         celeba_folder()
+
+
+def test_decoding_epochs_leave_the_global_rng_alone(jpeg_folder):
+    """Training noise comes from the global torch RNG: serving batches must not draw from it, or a
+    resumed run (which starts an epoch mid-way) would see other noise than an uninterrupted one."""
+    d = load_data(spec(jpeg_folder, None))
+    before = torch.get_rng_state()
+    all_batches(d, epoch=0)
+    all_batches(d, epoch=1, start_batch=2)
+    assert torch.equal(before, torch.get_rng_state())

@@ -88,6 +88,21 @@ def test_resume_is_exact(tmp_path, extra):
     assert steps == list(range(1, 11))
 
 
+def test_resume_is_exact_when_decoding_every_epoch(tmp_path):
+    """--no-cache decodes files through a DataLoader: resume stays bit-exact there too."""
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    for i, face in enumerate(toy_faces(32, 32)):
+        Image.fromarray(face).save(folder / f"{i:02d}.png")
+    common = ["--data", folder, "--no-cache"]
+    straight = _train(tmp_path, *common, "--steps", "6", name="straight")
+    stopped = _train(tmp_path, *common, "--steps", "2", name="stopped")
+    result = run_cli("--resume", stopped, "--steps", "6", "--quiet")
+    assert result.exit_code == 0, result.output
+    a, b = _weights(straight), _weights(stopped)
+    assert all(torch.equal(a[k], b[k]) for k in a)
+
+
 @pytest.mark.parametrize(
     "flags",
     [
@@ -280,6 +295,34 @@ def test_non_finite_losses_skip_steps_then_restore_last_checkpoint(tmp_path, mon
     assert any(not torch.equal(good[k], after[k]) for k in good)  # it trained on after restoring
 
 
+def test_losses_that_stay_non_finite_stop_the_run_instead_of_looping(tmp_path, monkeypatch):
+    run = _train(tmp_path, "--steps", "2")
+    real_d_loss = loop.losses.d_loss
+    monkeypatch.setattr(loop.losses, "d_loss", lambda *a, **k: real_d_loss(*a, **k) * float("nan"))
+    model_cfg, train_cfg, ckpt = loop.resume_from(run, {"steps": 50})
+    messages: list[str] = []
+    with pytest.raises(loop.FaceganError, match="non-finite again after restoring step"):
+        loop.train(model_cfg, train_cfg, run, resume=ckpt, quiet=True, echo=messages.append)
+    assert sum(m.startswith("restored") for m in messages) == 1  # one retry with fresh noise, then stop
+
+
+@pytest.mark.parametrize("damage", ["no-optimizer", "other-shape"])
+def test_resume_refuses_a_damaged_checkpoint_in_one_line(tmp_path, damage):
+    from facegan.train.checkpoint import save_checkpoint
+
+    run = _train(tmp_path, "--steps", "2")
+    state = {k: v for k, v in load_checkpoint(run).items() if k not in ("format", "format_version")}
+    if damage == "no-optimizer":
+        del state["optimizer_g"]
+    else:
+        state["model_config"] = {**state["model_config"], "ngf": 16}  # weights of ngf=8 will not fit
+    save_checkpoint(state, tmp_path / "damaged.pt")
+    result = run_cli("--resume", tmp_path / "damaged.pt", "--steps", "4", "--quiet")
+    assert result.exit_code == 1, result.output
+    assert "cannot be resumed" in result.output and "Traceback" not in result.output
+    assert len(result.output.strip().splitlines()) == 1
+
+
 def test_ctrl_c_saves_and_exits_130(tmp_path):
     cmd = [sys.executable, "-m", "facegan.train", *TINY, "--toy-faces", "64", "--out", str(tmp_path), "--name", "run", "--steps", "100000"]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -398,3 +441,12 @@ def test_ctrl_c_while_the_data_loads_exits_130_and_leaves_nothing(tmp_path):
     assert err.strip() == "facegan-train: interrupted; nothing was saved beyond the last checkpoint"
     assert not (tmp_path / "run").exists()
     assert [p.name for p in (tmp_path / ".cache").iterdir()] == []  # no half-written cache
+
+
+def test_keep_prunes_by_epoch_number_past_999(tmp_path):
+    for epoch in (997, 998, 999, 1000, 1001):
+        (tmp_path / f"epoch-{epoch:03d}.pt").write_bytes(b"")
+    (tmp_path / "last.pt").write_bytes(b"")
+    loop._prune(tmp_path, keep=3)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["epoch-1000.pt", "epoch-1001.pt", "epoch-999.pt", "last.pt"]
+    assert [p.name for p in loop.epoch_files(tmp_path, ".pt")] == ["epoch-999.pt", "epoch-1000.pt", "epoch-1001.pt"]

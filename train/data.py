@@ -239,6 +239,10 @@ class ImageData:
             _DecodeDataset(self._files, self._image_size, self._crop, strict=True),
             batch_sampler=todo,
             num_workers=self._workers,
+            # Starting a DataLoader draws its workers' base seed from the global torch RNG, which
+            # the training noise also comes from: an epoch started mid-way on resume would shift
+            # every later draw. A generator of its own keeps the global stream untouched.
+            generator=torch.Generator().manual_seed(seed),
         )
         return iter(loader)
 

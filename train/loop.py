@@ -250,6 +250,9 @@ RESUME_CHANGEABLE = frozenset(
 )
 
 
+RESUME_NEEDS = ("optimizer_g", "optimizer_d", "scheduler_g", "scheduler_d", "data_position")
+
+
 def resume_from(
     path: Path, train_overrides: dict | None = None, model_overrides: dict | None = None
 ) -> tuple[ModelConfig, TrainConfig, dict]:
@@ -259,6 +262,9 @@ def resume_from(
     run's own value is fine), so no flag given with --resume is silently ignored.
     """
     ckpt = load_checkpoint(path)
+    missing = [k for k in RESUME_NEEDS if k not in ckpt]
+    if missing:
+        raise CheckpointError(f"{path} cannot be resumed: it holds no {', '.join(missing)} (it can still be exported)")
     try:
         model_cfg = from_dict(ModelConfig, ckpt["model_config"])
         train_cfg = from_dict(TrainConfig, ckpt["train_config"])
@@ -335,7 +341,11 @@ def train(
 
     s = build_state(model_cfg, train_cfg, device, total_steps)
     if resume is not None:
-        s.load(resume)
+        try:
+            s.load(resume)
+        except (KeyError, RuntimeError, ValueError, TypeError) as e:  # a damaged or mismatched checkpoint
+            first = str(e).strip().splitlines()[0][:200] if str(e).strip() else type(e).__name__
+            raise CheckpointError(f"the checkpoint cannot be resumed: {type(e).__name__}: {first}") from None
         if main:
             rewind_metrics(run_dir / "metrics.jsonl", s.step)
         if dist_info.enabled:  # only rank 0's RNG was saved: give each rank its own stream again
@@ -360,6 +370,7 @@ def train(
     stop = _StopFlag()
     metrics_file = run_dir / "metrics.jsonl"
     bad_steps = 0
+    restored_steps: list[int] = []  # steps the guard rails restored to, in order
     saved_step = -1  # step of the last snapshot this call wrote
     window_images, window_start = 0, time.perf_counter()
     progress = _Progress(main and not quiet, total_steps, s.step, math.ceil(total_steps / batches_per_epoch), say)
@@ -411,7 +422,7 @@ def train(
                     bad_steps += 1
                     say(f"step {s.step + 1}: non-finite loss (D {loss_d.item()}, G {loss_g.item()}); step skipped")
                     if bad_steps >= MAX_BAD_STEPS:
-                        _restore_last_good(s, run_dir, say)
+                        _restore_last_good(s, run_dir, say, restored_steps)
                         bad_steps = 0
                         break
                 else:
@@ -523,15 +534,27 @@ def _snapshot(s: State, run_dir: Path, fixed_noise: torch.Tensor, info: distribu
     distributed.barrier(info)
 
 
+def epoch_files(folder: Path, suffix: str) -> list[Path]:
+    """`epoch-NNN<suffix>` files in epoch order: by number, since epoch-1000 sorts before epoch-999."""
+    files = [p for p in Path(folder).glob(f"epoch-*{suffix}") if p.name[6 : -len(suffix)].isdigit()]
+    return sorted(files, key=lambda p: int(p.name[6 : -len(suffix)]))
+
+
 def _prune(ckpt_dir: Path, keep: int) -> None:
     """Keep the newest `keep` per-epoch checkpoints (0 keeps all); last.pt is never touched."""
     if keep <= 0:
         return
-    for old in sorted(ckpt_dir.glob("epoch-*.pt"))[:-keep]:
+    for old in epoch_files(ckpt_dir, ".pt")[:-keep]:
         old.unlink(missing_ok=True)
 
 
-def _restore_last_good(s: State, run_dir: Path, say) -> None:
+def _restore_last_good(s: State, run_dir: Path, say, restored_steps: list[int]) -> None:
+    """Go back to last.pt after MAX_BAD_STEPS non-finite losses in a row, with fresh noise.
+
+    The checkpoint restores the RNG too, so the same noise would lead to the same blow-up: the
+    noise is reseeded from the restore count. A second blow-up after restoring the same step
+    means the run diverges there whatever the noise, and stops with an error instead of looping.
+    """
     last = run_dir / "checkpoints" / "last.pt"
     if not last.exists():
         raise FaceganError(f"losses went non-finite {MAX_BAD_STEPS} times in a row and there is no checkpoint to restore")
@@ -539,9 +562,16 @@ def _restore_last_good(s: State, run_dir: Path, say) -> None:
         ckpt = load_checkpoint(last)
     except CheckpointError as e:
         raise FaceganError(f"losses went non-finite and the last checkpoint could not be restored: {e}") from None
+    if int(ckpt["step"]) in restored_steps:
+        raise FaceganError(
+            f"losses went non-finite again after restoring step {ckpt['step']} with fresh noise: the run diverges "
+            "there; lower the learning rate or add --grad-clip, and resume from an earlier checkpoint"
+        )
     s.load(ckpt)
+    restored_steps.append(s.step)
+    torch.manual_seed(s.train_cfg.seed + 7919 * len(restored_steps))
     rewind_metrics(run_dir / "metrics.jsonl", s.step)
-    say(f"restored {last} (step {s.step}) after {MAX_BAD_STEPS} non-finite losses in a row")
+    say(f"restored {last} (step {s.step}) after {MAX_BAD_STEPS} non-finite losses in a row; noise reseeded")
 
 
 def rewind_metrics(metrics_file: Path, step: int) -> None:

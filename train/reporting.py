@@ -86,7 +86,9 @@ def _pictures(run_dir: Path, echo, said: set[str]) -> None:
     """loss.png and progress.gif, refreshed each epoch; skipped with one note without matplotlib."""
     from .plots import plot_losses, progress_gif
 
-    grids = sorted((run_dir / "samples").glob("epoch-*.png"))
+    from .loop import epoch_files
+
+    grids = epoch_files(run_dir / "samples", ".png")
     if grids:
         progress_gif(grids, run_dir / "progress.gif")
     if not (run_dir / "metrics.jsonl").exists():  # nothing logged yet (--log-every beyond the epoch)
