@@ -26,7 +26,7 @@ from torch import nn
 from facegan.runtime import __version__ as facegan_version
 from facegan.runtime.errors import CheckpointError, FaceganError
 from facegan.runtime.images import nchw_to_nhwc, to_uint8
-from facegan.train.checkpoint import load_checkpoint, resolve_checkpoint_path, sha256_file
+from facegan.train.checkpoint import default_file_mode, load_checkpoint, resolve_checkpoint_path, sha256_file
 from facegan.train.config import ModelConfig, from_dict
 from facegan.train.models import generator_from_state
 
@@ -290,14 +290,8 @@ def staged_file(final_path: Path) -> Iterator[Path]:
 def publish(tmp_path: Path, final_path: Path) -> None:
     """Move a verified artifact into place (atomic; replaces an existing file only after checks)."""
     # mkstemp makes 0600 files; an artifact is meant to be shared, so give it the usual mode.
-    os.chmod(tmp_path, 0o666 & ~_umask())
+    os.chmod(tmp_path, default_file_mode())
     os.replace(tmp_path, final_path)
-
-
-def _umask() -> int:
-    mask = os.umask(0)  # the only portable way to read it is to set it
-    os.umask(mask)
-    return mask
 
 
 def write_text_atomic(path: Path, text: str) -> None:

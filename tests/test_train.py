@@ -59,7 +59,7 @@ def test_run_directory_layout_and_keep(tmp_path):
     assert sorted(p.name for p in (run / "samples").iterdir()) == ["epoch-001.png", "epoch-002.png", "epoch-003.png", "real.png"]
     last = load_checkpoint(run)
     assert last["step"] == 12 and last["epoch"] == 3
-    assert last["data_position"] == {"epoch": 3, "batch": 0}
+    assert last["data_position"] == {"epoch": 3, "batch": 0, "num_images": 32}
     for picture in ("progress.gif", "real-vs-fake.png", "morph.gif"):
         assert (run / picture).stat().st_size > 0
 
@@ -74,7 +74,7 @@ def test_resume_is_exact(tmp_path, extra):
     """Stopped after 3 steps (mid-epoch) and resumed to 10 == 10 steps straight, bit for bit."""
     straight = _train(tmp_path, *extra, "--steps", "10", name="straight")
     stopped = _train(tmp_path, *extra, "--steps", "3", name="stopped")
-    assert load_checkpoint(stopped)["data_position"] == {"epoch": 0, "batch": 3}
+    assert load_checkpoint(stopped)["data_position"] == {"epoch": 0, "batch": 3, "num_images": 32}
     result = run_cli("--resume", stopped, "--steps", "10", "--quiet")
     assert result.exit_code == 0, result.output
     a, b = _weights(straight), _weights(stopped)
@@ -245,7 +245,8 @@ def test_progress_without_a_terminal_is_plain_lines(tmp_path):
 def test_exit_codes(tmp_path, args, code, message):
     (tmp_path / "a-file").write_text("a file where a folder is expected")
     args = [str(tmp_path / a) if a.startswith("a-file/") else a for a in args]
-    result = run_cli(*TINY, "--out", tmp_path, "--steps", "1", *args)
+    out = [] if "--resume" in args else ["--out", tmp_path]  # --out does not go with --resume
+    result = run_cli(*TINY, *out, "--steps", "1", *args)
     assert result.exit_code == code, result.output
     assert message in result.output
     if code == 1:
@@ -392,6 +393,22 @@ def test_torchrun_two_processes_gloo(tmp_path):
         assert torch.equal(ckpt["generator"][k], g0[k]), k
 
 
+@pytest.mark.slow
+def test_torchrun_cli_only_rank_0_draws_and_prints(tmp_path):
+    """`torchrun -m facegan.train`: one set of pictures and one final report, from rank 0."""
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    args = [a for a in TINY if a != "--quiet"]
+    proc = subprocess.run(
+        [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2", "-m", "facegan.train",
+         *args, "--device", "cpu", "--steps", "4", "--log-every", "2", "--out", str(tmp_path), "--name", "ddp"],
+        capture_output=True, text=True, timeout=300, env=env,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert proc.stdout.count("done: 4 steps") == 1 and proc.stdout.count("pictures:") == 1, proc.stdout
+    assert [ln.split(":")[0] for ln in proc.stdout.splitlines() if ln.startswith("step ")] == ["step 2/4 epoch 1/1", "step 4/4 epoch 1/1"]
+    assert (tmp_path / "ddp" / "real-vs-fake.png").is_file() and (tmp_path / "ddp" / "morph.gif").is_file()
+
+
 @pytest.mark.parametrize(
     "args,flags",
     [
@@ -408,6 +425,44 @@ def test_resume_refuses_flags_that_would_change_the_run(tmp_path, args, flags):
     assert result.exit_code == 2, result.output
     assert flags in result.output and "cannot change when resuming" in result.output
     assert load_checkpoint(run)["step"] == 2
+
+
+@pytest.mark.parametrize(
+    "args,message",
+    [
+        (["--steps", "2"], "--steps 2 is not beyond the 2 steps"),
+        (["--epochs", "1"], "--epochs 1 is not beyond the 1 epochs"),
+        (["--out", "elsewhere"], "--out does not apply to --resume"),
+        (["--overwrite"], "--overwrite does not apply to --resume"),
+    ],
+)
+def test_resume_refuses_targets_behind_it_and_flags_it_would_ignore(tmp_path, args, message):
+    run = _train(tmp_path, "--epochs", "1")  # 4 steps
+    run = _train(tmp_path, "--steps", "2", name="two") if "--steps" in args else run
+    result = run_cli("--resume", run, *args, "--quiet")
+    assert result.exit_code == 2 and message in result.output, result.output
+
+
+def test_resume_with_epochs_trains_epochs_even_after_a_steps_run(tmp_path):
+    run = _train(tmp_path, "--steps", "4")  # one epoch of 4 steps, the length set in steps
+    result = run_cli("--resume", run, "--epochs", "2", "--quiet")
+    assert result.exit_code == 0, result.output
+    ckpt = load_checkpoint(run)
+    assert (ckpt["step"], ckpt["epoch"], ckpt["train_config"]["steps"]) == (8, 2, 0)
+
+
+def test_resume_refuses_other_data(tmp_path):
+    """The data position (epoch, batch) means nothing on other data: a resume there is refused."""
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    for i, face in enumerate(toy_faces(16, 32)):
+        Image.fromarray(face).save(folder / f"{i:02d}.png")
+    run = _train(tmp_path, "--data", folder, "--steps", "2")
+    assert load_checkpoint(run)["train_config"]["data"] == str(folder.resolve())  # found from anywhere
+    for extra in ("a", "b"):
+        Image.fromarray(toy_faces(1, 32, seed=5)[0]).save(folder / f"{extra}.png")
+    result = run_cli("--resume", run, "--steps", "4", "--quiet")
+    assert result.exit_code == 1 and "the data changed since the checkpoint: it was 16 images" in result.output
 
 
 def test_resume_accepts_how_long_and_how_it_runs(tmp_path):
@@ -450,3 +505,13 @@ def test_keep_prunes_by_epoch_number_past_999(tmp_path):
     loop._prune(tmp_path, keep=3)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["epoch-1000.pt", "epoch-1001.pt", "epoch-999.pt", "last.pt"]
     assert [p.name for p in loop.epoch_files(tmp_path, ".pt")] == ["epoch-999.pt", "epoch-1000.pt", "epoch-1001.pt"]
+
+
+def test_metrics_epochs_are_1_based_and_checkpoints_readable_by_others(tmp_path):
+    run = _train(tmp_path, "--steps", "6")  # 4 steps per epoch
+    epochs = [json.loads(x)["epoch"] for x in (run / "metrics.jsonl").read_text().splitlines()]
+    assert epochs == [1, 1, 1, 1, 2, 2]  # the epoch each step ran in, as samples/epoch-001.png
+    from facegan.train.checkpoint import default_file_mode
+
+    for ckpt in (run / "checkpoints").iterdir():
+        assert ckpt.stat().st_mode & 0o777 == default_file_mode(), ckpt.name

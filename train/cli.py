@@ -105,7 +105,7 @@ def train(
     keep: Annotated[Optional[int], typer.Option(help="Per-epoch checkpoints to keep besides last.pt (0 = all).", min=0)] = None,
     fid_every: Annotated[Optional[int], typer.Option(help="Epochs between FID evaluations (0 = off).", min=0)] = None,
     fid_samples: Annotated[Optional[int], typer.Option(help="Images used for each FID evaluation.", min=2)] = None,
-    out: Annotated[Path, typer.Option(help="Parent folder of run directories.")] = Path("runs"),
+    out: Annotated[Optional[Path], typer.Option(help="Parent folder of run directories.  [default: runs]", show_default=False)] = None,
     name: Annotated[Optional[str], typer.Option(help="Run directory name (default: the data's name).")] = None,
     resume: Annotated[Optional[Path], typer.Option(help="Continue a run: its directory or a checkpoint.")] = None,
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace an existing run directory.")] = False,
@@ -127,6 +127,8 @@ def train(
         image_size=image_size, latent_dim=latent_dim, ngf=ngf, ndf=ndf, stem=_value(stem),
         activation=_value(activation), d_norm=_value(d_norm), d_dropout=d_dropout, spectral_norm=spectral_norm,
     )
+    if data is not None and data not in ("celeba", "toy-faces"):
+        data = str(Path(data).expanduser().resolve())  # a run must find its folder from anywhere
     train_overrides = dict(
         data=data, epochs=epochs, steps=steps, batch_size=batch_size, loss=_value(loss), n_critic=n_critic,
         gp_weight=gp_weight, lr_g=lr_g if lr_g is not None else lr, lr_d=lr_d if lr_d is not None else lr,
@@ -139,14 +141,15 @@ def train(
     try:
         ckpt = None
         if resume is not None:
-            if name is not None:
-                raise ValueError("--name does not apply to --resume: the run keeps its directory")
+            for flag, value in (("--name", name), ("--out", out), ("--overwrite", overwrite or None)):
+                if value is not None:
+                    raise ValueError(f"{flag} does not apply to --resume: the run keeps its directory")
             train_overrides["preset"] = preset  # checked like any other setting
             model_cfg, train_cfg, ckpt = loop.resume_from(resume, train_overrides, model_overrides)
             run_dir = loop.run_dir_of(resume)
         else:
             model_cfg, train_cfg = resolve(preset or "dcgan", model_overrides, train_overrides)
-            run_dir = Path(out) / (name or loop.default_run_name(train_cfg.data))
+            run_dir = Path(out or "runs") / (name or loop.default_run_name(train_cfg.data))
     except ValueError as e:
         fail(TOOL, e, code=2)
     except FaceganError as e:
@@ -157,10 +160,15 @@ def train(
     try:
         if ckpt is None:
             loop.check_run_dir(run_dir, overwrite)  # now: the run directory itself is made after the data loads
+        from .distributed import launched_rank
         from .reporting import epoch_hook, finish_run
 
+        is_main = launched_rank() == 0  # under torchrun only rank 0 draws, scores and prints
+        hook = epoch_hook(run_dir, model_cfg, train_cfg, typer.echo) if is_main else None
         result = loop.train(model_cfg, train_cfg, run_dir, resume=ckpt, overwrite=overwrite, quiet=quiet,
-                            echo=typer.echo, on_epoch=epoch_hook(run_dir, model_cfg, train_cfg, typer.echo))
+                            echo=typer.echo, on_epoch=hook)
+        if not is_main:
+            return
         finish_run(result, model_cfg, train_cfg, typer.echo)
     except loop.Interrupted as e:
         typer.echo(f"{TOOL}: {e}", err=True)

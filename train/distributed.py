@@ -28,6 +28,11 @@ class DistInfo:
         return self.world_size > 1
 
 
+def launched_rank() -> int:
+    """This process's global rank as torchrun set it (0 when not launched by torchrun)."""
+    return int(os.environ.get("RANK", "0")) if int(os.environ.get("WORLD_SIZE", "1")) > 1 else 0
+
+
 def setup(device_type: str) -> DistInfo:
     """Join the process group when launched by torchrun; nccl for CUDA, gloo otherwise."""
     if "RANK" not in os.environ or int(os.environ.get("WORLD_SIZE", "1")) <= 1:

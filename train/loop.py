@@ -23,7 +23,7 @@ from torch import nn
 from torchvision.utils import save_image
 
 from facegan.runtime import __version__
-from facegan.runtime.errors import CheckpointError, FaceganError
+from facegan.runtime.errors import CheckpointError, DataError, FaceganError
 from facegan.runtime.latents import latents
 
 from . import distributed, losses
@@ -180,6 +180,7 @@ class State:
     step: int = 0  # optimizer steps done
     epoch: int = 0  # epochs completed
     batch: int = 0  # next batch within `epoch`
+    num_images: int = 0  # size of the data set: a resume must find the same data
     metrics: dict = field(default_factory=dict)
 
     def to_checkpoint(self) -> dict:
@@ -196,7 +197,7 @@ class State:
             "scheduler_d": self.sched_d.state_dict(),
             "step": self.step,
             "epoch": self.epoch,
-            "data_position": {"epoch": self.epoch, "batch": self.batch},
+            "data_position": {"epoch": self.epoch, "batch": self.batch, "num_images": self.num_images},
             "rng": rng_state(),
             "metrics": self.metrics,
             "facegan_version": __version__,
@@ -273,6 +274,13 @@ def resume_from(
     except (TypeError, ValueError) as e:  # a damaged or hand-edited config: not the user's flags
         raise CheckpointError(f"{path} holds a config this facegan cannot use: {e}") from None
     given = {k: v for k, v in (train_overrides or {}).items() if v is not None}
+    # A new length must lie ahead; --epochs alone sets it in passes again (a saved --steps would win).
+    if "epochs" in given and "steps" not in given:
+        given["steps"] = 0
+        if given["epochs"] <= int(ckpt["epoch"]):
+            raise ValueError(f"--epochs {given['epochs']} is not beyond the {ckpt['epoch']} epochs this run completed")
+    if given.get("steps", 0) and given["steps"] <= int(ckpt["step"]):
+        raise ValueError(f"--steps {given['steps']} is not beyond the {ckpt['step']} steps this run has done")
     fixed = [k for k, v in given.items() if k not in RESUME_CHANGEABLE and getattr(train_cfg, k, v) != v]
     fixed += [k for k, v in (model_overrides or {}).items() if v is not None and getattr(model_cfg, k, v) != v]
     if fixed:
@@ -331,6 +339,12 @@ def train(
     data = _load_data_ranked(spec, dist_info, show=not quiet and _is_terminal())
     batch_per_rank = train_cfg.batch_size // dist_info.world_size
     batches_per_epoch = data.batches_per_epoch(batch_per_rank, dist_info.world_size)  # DataError if < 1
+    expected = int((resume or {}).get("data_position", {}).get("num_images", 0))
+    if expected and expected != len(data):  # the position (epoch, batch) only means something on the same data
+        raise DataError(
+            f"the data changed since the checkpoint: it was {expected} images, now {data.description}; "
+            "resume needs the same data"
+        )
     if main:  # the data is usable: only now may a new run take (or --overwrite replace) its directory
         if resume is None:
             prepare_run_dir(run_dir.parent, run_dir.name, overwrite)
@@ -340,6 +354,7 @@ def train(
     total_steps = steps_total(train_cfg, batches_per_epoch)
 
     s = build_state(model_cfg, train_cfg, device, total_steps)
+    s.num_images = len(data)
     if resume is not None:
         try:
             s.load(resume)
@@ -437,7 +452,7 @@ def train(
                     elapsed_s = time.perf_counter() - window_start
                     s.metrics = {
                         "step": s.step,
-                        "epoch": s.epoch,
+                        "epoch": s.epoch + 1,  # 1-based epoch of this step, as in samples/epoch-NNN.png
                         "loss_d": loss_d.item(),
                         "loss_g": loss_g.item(),
                         "d_real": losses.d_outputs(train_cfg.loss, real_logits.detach().float()),
