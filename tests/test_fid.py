@@ -250,7 +250,7 @@ def test_cli_scores_a_checkpoint_with_ema_weights(cli, tmp_path):
     assert "EMA weights" in result.output and str(ckpt) in result.output
     assert "8 generated" in result.output and "8 real images from toy-faces at 32 px" in result.output
     assert fid.FID_PROTOCOL in result.output
-    assert (tmp_path / "refs" / "fid-ref-toy-faces-32px-n8.npz").is_file()
+    assert len(list((tmp_path / "refs").glob("fid-ref-toy-faces-v*-n8-32px-32px-n8.npz"))) == 1
     # Same command, cached reference: same number.
     again = cli(tmp_path / "run", "--data", "toy-faces", "--samples", "8")
     assert again.exit_code == 0 and float(again.output.split()[1]) == pytest.approx(score)
@@ -295,3 +295,28 @@ def test_cli_help_subprocess():
     out = subprocess.run([sys.executable, "-m", "facegan.train.fid_cli", "--version"], capture_output=True,
                          text=True, timeout=60)
     assert out.returncode == 0 and out.stdout.startswith("facegan ")
+
+
+def test_cli_reference_follows_the_folder_contents(cli, tmp_path):
+    """Statistics of a folder are cached by its files: changed images are scored afresh."""
+    from PIL import Image
+
+    from conftest import write_checkpoint
+    from facegan.train.toyfaces import toy_faces
+
+    write_checkpoint(tmp_path / "run" / "checkpoints" / "last.pt")
+    folder = tmp_path / "photos"
+    folder.mkdir()
+
+    def fill(seed):
+        for i, face in enumerate(toy_faces(4, 32, seed=seed)):
+            Image.fromarray(face).save(folder / f"{i}.png")
+
+    fill(0)
+    first = cli(tmp_path / "run", "--data", folder, "--samples", "4")
+    fill(1)
+    second = cli(tmp_path / "run", "--data", folder, "--samples", "4")
+    assert first.exit_code == 0 and second.exit_code == 0, first.output + second.output
+    assert len(list((tmp_path / "refs").glob("fid-ref-photos-*.npz"))) == 2
+    assert float(first.output.split()[1]) != float(second.output.split()[1])
+    assert all(p.stat().st_mode & 0o077 for p in (tmp_path / "refs").glob("*.npz"))  # not 0600

@@ -40,6 +40,8 @@ from facegan.runtime.errors import MissingExtraError
 from facegan.runtime.images import to_uint8
 from facegan.runtime.latents import latents
 
+from .checkpoint import default_file_mode
+
 FID_PROTOCOL = "facegan-fid-v1: tf-inception-v3 pool3 2048-d, uint8 -> tf1-bilinear 299, x/128-1"
 INCEPTION_SIZE = 299
 FEATURE_DIM = 2048
@@ -215,6 +217,7 @@ def save_stats(path: Path, mu: np.ndarray, sigma: np.ndarray, num_images: int) -
     try:
         with os.fdopen(fd, "wb") as f:
             np.savez(f, mu=mu, sigma=sigma, num_images=np.int64(num_images), protocol=np.str_(FID_PROTOCOL))
+        os.chmod(tmp, default_file_mode())  # mkstemp makes 0600: a shared cache must be readable
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

@@ -11,7 +11,6 @@ facegan.train.fid for the protocol.
 
 from __future__ import annotations
 
-import hashlib
 import os
 from enum import Enum
 from pathlib import Path
@@ -37,14 +36,6 @@ def default_ref_cache_dir() -> Path:
     return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "facegan" / "fid"
 
 
-def source_label(data: str) -> str:
-    """A cache label for a data source: its name, or a folder's name plus a hash of its path."""
-    if data in ("celeba", "toy-faces"):
-        return data
-    folder = Path(data).expanduser().resolve()
-    return f"{folder.name}-{hashlib.sha256(str(folder).encode()).hexdigest()[:12]}"
-
-
 @app.command()
 def fid(
     model: Annotated[Path, typer.Argument(help="A checkpoint (.pt), a run directory, or an exported .onnx model.", exists=True, metavar="MODEL")],
@@ -54,6 +45,7 @@ def fid(
     batch_size: Annotated[int, typer.Option(help="Images per generator and Inception batch.", min=1)] = 50,
     device: Annotated[Device, typer.Option(help="Where the generator and Inception run.")] = Device.cpu,
     seed: Annotated[int, typer.Option(help="Seed of the generated latents.", min=0)] = 0,
+    crop: Annotated[Optional[int], typer.Option(help="Centre crop of the real images in source pixels, as in training (default: the checkpoint's; 0 = largest square).", min=0)] = None,
     ref_cache_dir: Annotated[Optional[Path], typer.Option(help="Folder of cached real-image statistics (default ~/.cache/facegan/fid).")] = None,
     version: Annotated[Optional[bool], typer.Option("--version", callback=version_callback, is_eager=True, help="Show the version and exit.")] = None,
 ) -> None:
@@ -66,16 +58,17 @@ def fid(
 
     try:
         is_onnx = model.suffix.lower() == ".onnx"
+        train_crop = 0
         if is_onnx:
             what, model_size = _describe_onnx(model)
         else:
-            g, model_cfg, what = _load_generator(model)
+            g, model_cfg, what, train_crop = _load_generator(model)
             model_size = model_cfg.image_size
         size = image_size or model_size
         dev = _torch_device(device.value, torch)
         inception = fidlib.InceptionFeatures(dev, batch_size=batch_size)
         ref_dir = ref_cache_dir or default_ref_cache_dir()
-        ref, n_real = _reference(data, size, samples, ref_dir, inception, fidlib)
+        ref, n_real = _reference(data, size, train_crop if crop is None else crop, samples, ref_dir, inception, fidlib)
         if is_onnx:
             score = fidlib.fid_of_onnx(model, samples, ref, device=device.value, batch_size=batch_size,
                                        seed=seed, inception=inception)
@@ -104,7 +97,7 @@ def _torch_device(name: str, torch):
 
 
 def _load_generator(path: Path):
-    """(eval-mode Generator, ModelConfig, description); EMA weights when the checkpoint has them."""
+    """(eval-mode Generator, ModelConfig, description, training crop); EMA weights when present."""
     from .checkpoint import load_checkpoint, resolve_checkpoint_path
     from .config import ModelConfig, from_dict
     from .models import generator_from_state
@@ -115,7 +108,8 @@ def _load_generator(path: Path):
     use_ema = ckpt.get("generator_ema") is not None
     g = generator_from_state(cfg, ckpt["generator_ema"] if use_ema else ckpt["generator"])
     weights = "EMA weights" if use_ema else "raw weights"
-    return g, cfg, f"{ckpt_path} (eager, {weights}, step {ckpt['step']}, {cfg.image_size} px)"
+    crop = int(ckpt["train_config"].get("crop", 0) or 0)
+    return g, cfg, f"{ckpt_path} (eager, {weights}, step {ckpt['step']}, {cfg.image_size} px)", crop
 
 
 def _describe_onnx(path: Path) -> tuple[str, int]:
@@ -125,18 +119,21 @@ def _describe_onnx(path: Path) -> tuple[str, int]:
     return f"{path} (onnxruntime, {gen.image_size} px, latent {gen.latent_dim})", gen.image_size
 
 
-def _reference(data: str, size: int, samples: int, ref_dir: Path, inception, fidlib):
-    """(mu, sigma) of the first `samples` real images at `size` px, from the cache when present."""
-    from .data import DataSpec, load_data
+def _reference(data: str, size: int, crop: int, samples: int, ref_dir: Path, inception, fidlib):
+    """(mu, sigma) of the first `samples` real images at `size` px, from the cache when present.
 
-    label = source_label(data)
+    The cache is keyed by `source_fingerprint`: the files themselves (paths, sizes, mtimes), the
+    size and the crop, so statistics of a folder whose images changed are computed again.
+    """
+    from .data import DataSpec, load_data, source_fingerprint
+
+    spec = DataSpec(source=data, image_size=size, crop=crop, cache=False, cache_dir=None, workers=0, toy_faces=samples)
+    label = source_fingerprint(spec)
     cache = ref_dir / fidlib.reference_cache_name(label, size, samples)
     cached = fidlib.load_stats(cache)
     if cached is not None:
         return cached, samples
-    # No decode cache: FID reads only the first `samples` images, not the whole folder.
-    spec = DataSpec(source=data, image_size=size, cache=False, cache_dir=None, workers=0,
-                    toy_faces=samples)
+    # No decode cache: the images are decoded once, here (a folder's headers are all checked).
     real = load_data(spec).sample(samples).numpy()
     if len(real) < 2:
         raise ValueError(f"{data} has {len(real)} image(s); FID needs at least 2")

@@ -55,31 +55,31 @@ def epoch_hook(run_dir: Path, model_cfg: ModelConfig, train_cfg: TrainConfig, ec
             line = {"step": s.step, "epoch": s.epoch, "fid": fid}
             with open(run_dir / "metrics.jsonl", "a") as f:
                 f.write(json.dumps(line) + "\n")
-            echo(f"epoch {s.epoch}: FID {fid:.2f} ({train_cfg.fid_samples} samples)")
+            real = fid_state["num_real"]
+            counts = f"{train_cfg.fid_samples} samples" if real == train_cfg.fid_samples else (
+                f"{train_cfg.fid_samples} generated vs {real} real images")
+            echo(f"epoch {s.epoch}: FID {fid:.2f} ({counts})")
         _pictures(run_dir, echo, said)
 
     return hook
 
 
 def _fid(g, data, run_dir: Path, model_cfg: ModelConfig, train_cfg: TrainConfig, fid_state: dict) -> float:
+    from .data import DataSpec, source_fingerprint
     from .fid import fid_of_generator, reference_stats
 
     if "ref" not in fid_state:
         n = min(train_cfg.fid_samples, len(data))
-        cache = Path(train_cfg.cache_dir or run_dir.parent / ".cache") / f"fid-ref-{_data_key(train_cfg, model_cfg)}-{n}.npz"
+        spec = DataSpec(source=train_cfg.data, image_size=model_cfg.image_size, crop=train_cfg.crop,
+                        seed=train_cfg.seed, toy_faces=train_cfg.toy_faces)
+        cache_dir = Path(train_cfg.cache_dir or run_dir.parent / ".cache")
+        cache = cache_dir / f"fid-ref-{source_fingerprint(spec)}-n{n}.npz"
         fid_state["ref"] = reference_stats(data.sample(n), cache, inception=fid_state["inception"])
+        fid_state["num_real"] = n
     return fid_of_generator(
         g, model_cfg.latent_dim, model_cfg.value_range, train_cfg.fid_samples, fid_state["ref"],
         inception=fid_state["inception"],
     )
-
-
-def _data_key(train_cfg: TrainConfig, model_cfg: ModelConfig) -> str:
-    import hashlib
-
-    raw = f"{Path(train_cfg.data).resolve() if train_cfg.data not in ('celeba', 'toy-faces') else train_cfg.data}"
-    raw += f"|{model_cfg.image_size}|{train_cfg.crop}|{train_cfg.toy_faces}|{train_cfg.seed}"
-    return hashlib.sha256(raw.encode()).hexdigest()[:16]
 
 
 def _pictures(run_dir: Path, echo, said: set[str]) -> None:
