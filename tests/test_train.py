@@ -515,3 +515,42 @@ def test_metrics_epochs_are_1_based_and_checkpoints_readable_by_others(tmp_path)
 
     for ckpt in (run / "checkpoints").iterdir():
         assert ckpt.stat().st_mode & 0o777 == default_file_mode(), ckpt.name
+
+
+def test_training_without_matplotlib_finishes_with_a_note(tmp_path, monkeypatch):
+    """matplotlib is the metrics extra: a facegan[train] install still finishes its runs."""
+    import builtins
+
+    real_import = builtins.__import__
+
+    def no_matplotlib(name, *args, **kwargs):
+        if name.startswith("matplotlib"):
+            raise ImportError(name)
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_matplotlib)
+    result = run_cli(*TINY, "--out", tmp_path, "--name", "nompl", "--steps", "2")
+    assert result.exit_code == 0, result.output
+    assert result.output.count("need matplotlib") == 1
+    run = tmp_path / "nompl"
+    assert (run / "morph.gif").is_file() and not (run / "real-vs-fake.png").exists() and not (run / "loss.png").exists()
+
+
+def test_a_blow_up_is_never_checkpointed_and_the_run_recovers(tmp_path):
+    """An update blows D up (here: a learning rate of 1e30 for the resumed steps only) while its own
+    loss is still finite; the epoch ends inside the bad streak. That state must not become last.pt:
+    the guard rails go back to the step-2 checkpoint (with its sane learning rate) and train on."""
+    run = _train(tmp_path, "--steps", "2")
+    model_cfg, train_cfg, ckpt = loop.resume_from(run, {"steps": 12})
+    for group in ckpt["optimizer_d"]["param_groups"] + ckpt["optimizer_g"]["param_groups"]:
+        group["lr"] = 1e30
+    ckpt["scheduler_d"]["base_lrs"] = ckpt["scheduler_g"]["base_lrs"] = [1e30]
+    messages: list[str] = []
+    result = loop.train(model_cfg, train_cfg, run, resume=ckpt, quiet=True, echo=messages.append)
+    assert any(m.startswith("step 4:") and "no checkpoint written" in m for m in messages)
+    assert any(m.startswith("restored") and "(step 2)" in m for m in messages)
+    assert result.step == 12
+    for path in (run / "checkpoints").iterdir():
+        state = load_checkpoint(path)
+        weights = [v for part in ("generator", "discriminator") for v in state[part].values() if v.is_floating_point()]
+        assert all(torch.isfinite(v).all() and v.abs().max() < 1e6 for v in weights), path

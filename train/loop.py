@@ -160,6 +160,10 @@ def _is_finite(*values: torch.Tensor) -> bool:
     return all(bool(torch.isfinite(v).all()) for v in values)
 
 
+def _weights_finite(*modules: nn.Module) -> bool:
+    return all(bool(torch.isfinite(p).all()) for m in modules for p in m.parameters())
+
+
 # ---------------------------------------------------------------------------------------------
 # Training state
 
@@ -474,18 +478,18 @@ def train(
                 s.batch = 0
                 # Save snapshot (its time is not training time: images/s leaves it out)
                 pause_start = time.perf_counter()
-                _snapshot(s, run_dir, fixed_noise, dist_info, epoch_file=True)
+                _snapshot(s, run_dir, fixed_noise, dist_info, epoch_file=True, say=say, healthy=bad_steps == 0)
                 saved_step = s.step
                 if on_epoch is not None and main:
                     on_epoch(s, data)
                 window_start += time.perf_counter() - pause_start
             if stop.requested:
-                _snapshot(s, run_dir, fixed_noise, dist_info, epoch_file=False)
+                _snapshot(s, run_dir, fixed_noise, dist_info, epoch_file=False, say=say, healthy=bad_steps == 0)
                 raise Interrupted(f"interrupted at step {s.step}; resume with --resume {run_dir}")
         # Decided from state every rank shares (not from files, which other nodes may not see),
         # since a snapshot is a collective operation.
         if s.step != saved_step:
-            _snapshot(s, run_dir, fixed_noise, dist_info, epoch_file=False)
+            _snapshot(s, run_dir, fixed_noise, dist_info, epoch_file=False, say=say, healthy=bad_steps == 0)
 
     distributed.cleanup(dist_info)
     return TrainResult(run_dir, s.step, s.epoch, run_dir / "checkpoints" / "last.pt", s.metrics, data)
@@ -533,10 +537,24 @@ def _save_samples(s: State, fixed_noise: torch.Tensor, path: Path) -> None:
     save_image(images.clamp(0, 1), path, nrow=_nrow(len(fixed_noise)))
 
 
-def _snapshot(s: State, run_dir: Path, fixed_noise: torch.Tensor, info: distributed.DistInfo, epoch_file: bool) -> None:
+def _snapshot(
+    s: State, run_dir: Path, fixed_noise: torch.Tensor, info: distributed.DistInfo, epoch_file: bool, say,
+    healthy: bool = True,
+) -> None:
+    """Samples and checkpoints of the current state, on rank 0; never of a state that went bad.
+
+    During a streak of non-finite losses (`healthy` False), or with NaN/inf weights, the weights
+    may already be garbage (an update can blow D up while its own loss was still finite): that
+    must not become last.pt, which the guard rails restore and --resume continues from. Such a
+    snapshot is skipped and said.
+    """
     distributed.average_buffers(s.g, info)
     distributed.average_buffers(s.d, info)
     if not info.is_main:
+        distributed.barrier(info)
+        return
+    if not healthy or not _weights_finite(s.g, s.d):
+        say(f"step {s.step}: losses or weights are not finite; no checkpoint written (last.pt stays at the last good one)")
         distributed.barrier(info)
         return
     ckpt_dir = run_dir / "checkpoints"

@@ -8,6 +8,7 @@ FID, which the user asked for by name and therefore fails early when it cannot r
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 from typing import Callable
 
@@ -21,6 +22,7 @@ from facegan.runtime.latents import latents, slerp
 from .config import ModelConfig, TrainConfig
 
 MORPH_STEPS = 24  # frames of the end-of-run latent interpolation GIF
+PICTURES_EVERY_S = 30.0  # least seconds between refreshes of loss.png and progress.gif
 
 
 @torch.no_grad()
@@ -59,7 +61,12 @@ def epoch_hook(run_dir: Path, model_cfg: ModelConfig, train_cfg: TrainConfig, ec
             counts = f"{train_cfg.fid_samples} samples" if real == train_cfg.fid_samples else (
                 f"{train_cfg.fid_samples} generated vs {real} real images")
             echo(f"epoch {s.epoch}: FID {fid:.2f} ({counts})")
-        _pictures(run_dir, echo, said)
+        # loss.png and progress.gif cost more as epochs pile up: refreshed at most every
+        # PICTURES_EVERY_S (finish_run draws the final ones), so tiny epochs stay cheap.
+        now = time.monotonic()
+        if now - fid_state.get("pictures_at", -PICTURES_EVERY_S) >= PICTURES_EVERY_S:
+            _pictures(run_dir, echo, said)
+            fid_state["pictures_at"] = now
 
     return hook
 
@@ -113,9 +120,16 @@ def finish_run(result, model_cfg: ModelConfig, train_cfg: TrainConfig, echo: Cal
     n = min(train_cfg.sample_count, 32)
     fake = generate_uint8(g, latents(train_cfg.seed, n, model_cfg.latent_dim), model_cfg.value_range)
     real = nchw_to_nhwc(result.data.sample(n).numpy())
-    real_vs_fake(real, fake, run_dir / "real-vs-fake.png")
+    pictures, said = [run_dir / "samples"], set()
+    try:
+        real_vs_fake(real, fake, run_dir / "real-vs-fake.png")
+        pictures.append(run_dir / "real-vs-fake.png")
+    except MissingExtraError:  # matplotlib is the metrics extra: training does not need it
+        echo("note: real-vs-fake.png and loss.png need matplotlib (pip install 'facegan[metrics]'); skipped")
+        said.add("matplotlib")
     a, b = latents(train_cfg.seed, 2, model_cfg.latent_dim)
     frames = generate_uint8(g, slerp(a, b, MORPH_STEPS), model_cfg.value_range)
     save_gif(np.concatenate([frames, frames[::-1]]), run_dir / "morph.gif")
-    _pictures(run_dir, echo, set())
-    echo(f"pictures: {run_dir / 'samples'}, {run_dir / 'real-vs-fake.png'}, {run_dir / 'morph.gif'}")
+    pictures.append(run_dir / "morph.gif")
+    _pictures(run_dir, echo, said)
+    echo("pictures: " + ", ".join(map(str, pictures)))
