@@ -53,3 +53,18 @@ def write_checkpoint(path: Path, preset: str = "dcgan", seed: int = 0, ema: bool
 def tiny_checkpoint(tmp_path) -> Path:
     """A tiny dcgan checkpoint at tmp_path/ckpt.pt."""
     return write_checkpoint(tmp_path / "ckpt.pt")
+
+
+@pytest.fixture
+def no_matplotlib(monkeypatch):
+    """Imports of matplotlib fail, as in an install without the `metrics` extra."""
+    import builtins
+
+    real_import = builtins.__import__
+
+    def blocked(name, *args, **kwargs):
+        if name.startswith("matplotlib"):
+            raise ImportError(name)
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", blocked)

@@ -91,16 +91,6 @@ def test_real_vs_fake(tmp_path):
         assert im.format == "PNG" and im.size == (1000, 500)
 
 
-def test_missing_matplotlib_raises_missing_extra(tmp_path, monkeypatch):
-    import builtins
-
-    real_import = builtins.__import__
-
-    def no_matplotlib(name, *args, **kwargs):
-        if name.startswith("matplotlib"):
-            raise ImportError(name)
-        return real_import(name, *args, **kwargs)
-
-    monkeypatch.setattr(builtins, "__import__", no_matplotlib)
+def test_missing_matplotlib_raises_missing_extra(tmp_path, no_matplotlib):
     with pytest.raises(MissingExtraError, match="facegan\\[metrics\\]"):
         plots.plot_losses(_metrics(tmp_path / "m.jsonl", False), tmp_path / "loss.png")

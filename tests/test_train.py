@@ -517,18 +517,8 @@ def test_metrics_epochs_are_1_based_and_checkpoints_readable_by_others(tmp_path)
         assert ckpt.stat().st_mode & 0o777 == default_file_mode(), ckpt.name
 
 
-def test_training_without_matplotlib_finishes_with_a_note(tmp_path, monkeypatch):
+def test_training_without_matplotlib_finishes_with_a_note(tmp_path, no_matplotlib):
     """matplotlib is the metrics extra: a facegan[train] install still finishes its runs."""
-    import builtins
-
-    real_import = builtins.__import__
-
-    def no_matplotlib(name, *args, **kwargs):
-        if name.startswith("matplotlib"):
-            raise ImportError(name)
-        return real_import(name, *args, **kwargs)
-
-    monkeypatch.setattr(builtins, "__import__", no_matplotlib)
     result = run_cli(*TINY, "--out", tmp_path, "--name", "nompl", "--steps", "2")
     assert result.exit_code == 0, result.output
     assert result.output.count("need matplotlib") == 1
