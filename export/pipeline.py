@@ -18,7 +18,7 @@ from pathlib import Path
 from facegan.runtime.metadata import build_metadata
 
 from . import parity
-from .core import ExportResult, LoadedGenerator, parity_report_path, publish, staged_file
+from .core import ExportResult, LoadedGenerator, check_destination, parity_report_path, publish, staged_file
 
 
 def write_verified(
@@ -84,6 +84,8 @@ def export_all(
     partial of it). A failure of any format leaves every final path as it was; a parity failure
     still leaves `<artifact>.parity-failed.json` beside its final path, to diagnose it.
     """
+    for final in paths.values():  # before anything is staged: an existing artifact needs force
+        check_destination(final, bool(options.get("force", False)))
     staging: dict[Path, Path] = {}  # final folder -> its staging folder
     try:
         for final in paths.values():

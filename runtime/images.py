@@ -127,6 +127,8 @@ def _atomic_save(path: Path, write) -> Path:
         write(tmp, fmt)
         os.replace(tmp, path)
     except OSError as e:  # name the file the caller asked for, not the temporary one
+        if e.errno is None:  # pillow's own errors ("cannot write mode RGB as XBM") carry none
+            raise OSError(f"cannot write {path}: {e}") from None
         raise OSError(e.errno, e.strerror or str(e), str(path)) from None
     finally:
         tmp.unlink(missing_ok=True)

@@ -471,3 +471,18 @@ def test_a_silent_opset_fallback_of_the_exporter_is_an_error(tmp_path, monkeypat
     with pytest.raises(ExportError, match="wrote opset 18, not the requested 20"):
         export_onnx(write_checkpoint(tmp_path / "ckpt.pt"), tmp_path / "g.onnx", opset=20)
     assert not (tmp_path / "g.onnx").exists()
+
+
+def test_export_all_needs_force_for_existing_artifacts(tmp_path):
+    from facegan.export.pipeline import export_all
+
+    ckpt = write_checkpoint(tmp_path / "ckpt.pt")
+    paths = {"onnx": tmp_path / "g.onnx", "torchscript": tmp_path / "g.ts.pt"}
+    paths["onnx"].write_bytes(b"precious")
+    exporters = {"onnx": export_onnx, "torchscript": export_torchscript}
+    with pytest.raises(ExportError, match="already exists"):
+        export_all(exporters, ckpt, paths, verify=False)
+    assert paths["onnx"].read_bytes() == b"precious" and not paths["torchscript"].exists()
+    results = export_all(exporters, ckpt, paths, verify=False, force=True)
+    assert {fmt: r.path for fmt, r in results.items()} == paths and paths["onnx"].read_bytes() != b"precious"
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".facegan-export")]

@@ -74,3 +74,12 @@ def test_failed_write_leaves_nothing(tmp_path):
     with pytest.raises((ValueError, KeyError, OSError)):
         save_grid(faces(2), tmp_path / "x.unknown-format")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_format_pillow_cannot_write_is_one_clear_error(tmp_path):
+    from facegan.runtime.images import save_grid
+
+    with pytest.raises(OSError) as failure:
+        save_grid(np.zeros((1, 4, 4, 3), np.uint8), tmp_path / "a.xbm")
+    assert str(failure.value).startswith(f"cannot write {tmp_path / 'a.xbm'}") and "None" not in str(failure.value)
+    assert list(tmp_path.iterdir()) == []

@@ -544,3 +544,22 @@ def test_a_blow_up_is_never_checkpointed_and_the_run_recovers(tmp_path):
         state = load_checkpoint(path)
         weights = [v for part in ("generator", "discriminator") for v in state[part].values() if v.is_floating_point()]
         assert all(torch.isfinite(v).all() and v.abs().max() < 1e6 for v in weights), path
+
+
+@pytest.mark.parametrize("steps,bad_from,saved", [(4, 3, 4), (6, 5, 4)])
+def test_a_run_ending_in_non_finite_losses_reports_the_checkpoint_it_kept(tmp_path, monkeypatch, steps, bad_from, saved):
+    """No checkpoint yet: the (unchanged, finite) weights are saved. Else last.pt stays at the last
+    good step, and the final report says which step that is."""
+    real_d_loss, calls = loop.losses.d_loss, {"n": 0}
+
+    def nan_late(*a, **k):
+        calls["n"] += 1
+        value = real_d_loss(*a, **k)
+        return value * float("nan") if calls["n"] >= bad_from else value
+
+    monkeypatch.setattr(loop.losses, "d_loss", nan_late)
+    result = run_cli(*TINY, "--out", tmp_path, "--name", "run", "--steps", str(steps))
+    assert result.exit_code == 0, result.output
+    assert load_checkpoint(tmp_path / "run")["step"] == saved
+    assert f"last.pt (step {saved}" in result.output
+    assert ("non-finite losses" in result.output.splitlines()[-1]) == (saved != steps)

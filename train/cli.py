@@ -180,7 +180,9 @@ def train(
         fail(TOOL, e)
     epochs = f"{result.epoch} epoch" + ("" if result.epoch == 1 else "s")
     typer.echo(f"done: {result.step} steps, {epochs}; run directory {result.run_dir}")
-    typer.echo(f"checkpoint: {result.last_checkpoint}")
+    behind = "" if result.checkpoint_step == result.step else (
+        f"; the {result.step - result.checkpoint_step} steps after it had non-finite losses")
+    typer.echo(f"checkpoint: {result.last_checkpoint} (step {result.checkpoint_step}{behind})")
 
 
 def main() -> None:

@@ -47,6 +47,7 @@ class TrainResult:
     step: int  # optimizer steps done in total
     epoch: int  # epochs completed
     last_checkpoint: Path
+    checkpoint_step: int  # the step last_checkpoint holds (behind `step` if the run ended blown up)
     metrics: dict = field(default_factory=dict)  # the last metrics line
     data: ImageData | None = None  # the training data, for after-run pictures
 
@@ -390,7 +391,7 @@ def train(
     metrics_file = run_dir / "metrics.jsonl"
     bad_steps = 0
     restored_steps: list[int] = []  # steps the guard rails restored to, in order
-    saved_step = -1  # step of the last snapshot this call wrote
+    checkpoint_step = s.step if resume is not None else None  # the step last.pt holds
     window_images, window_start = 0, time.perf_counter()
     progress = _Progress(main and not quiet, total_steps, s.step, math.ceil(total_steps / batches_per_epoch), say)
 
@@ -441,7 +442,7 @@ def train(
                     bad_steps += 1
                     say(f"step {s.step + 1}: non-finite loss (D {loss_d.item()}, G {loss_g.item()}); step skipped")
                     if bad_steps >= MAX_BAD_STEPS:
-                        _restore_last_good(s, run_dir, say, restored_steps)
+                        _restore_last_good(s, run_dir, say, restored_steps, dist_info)
                         bad_steps = 0
                         break
                 else:
@@ -478,8 +479,8 @@ def train(
                 s.batch = 0
                 # Save snapshot (its time is not training time: images/s leaves it out)
                 pause_start = time.perf_counter()
-                _snapshot(s, run_dir, fixed_noise, dist_info, epoch_file=True, say=say, healthy=bad_steps == 0)
-                saved_step = s.step
+                if _snapshot(s, run_dir, fixed_noise, dist_info, epoch_file=True, say=say, healthy=bad_steps == 0):
+                    checkpoint_step = s.step
                 if on_epoch is not None and main:
                     on_epoch(s, data)
                 window_start += time.perf_counter() - pause_start
@@ -487,12 +488,16 @@ def train(
                 _snapshot(s, run_dir, fixed_noise, dist_info, epoch_file=False, say=say, healthy=bad_steps == 0)
                 raise Interrupted(f"interrupted at step {s.step}; resume with --resume {run_dir}")
         # Decided from state every rank shares (not from files, which other nodes may not see),
-        # since a snapshot is a collective operation.
-        if s.step != saved_step:
-            _snapshot(s, run_dir, fixed_noise, dist_info, epoch_file=False, say=say, healthy=bad_steps == 0)
-
+        # since a snapshot is a collective operation. A run ending in a bad streak keeps the last
+        # good checkpoint; with none at all, finite weights are better than nothing.
+        if s.step != checkpoint_step:
+            healthy = bad_steps == 0 or checkpoint_step is None
+            if _snapshot(s, run_dir, fixed_noise, dist_info, epoch_file=False, say=say, healthy=healthy):
+                checkpoint_step = s.step
     distributed.cleanup(dist_info)
-    return TrainResult(run_dir, s.step, s.epoch, run_dir / "checkpoints" / "last.pt", s.metrics, data)
+    if checkpoint_step is None:
+        raise FaceganError(f"no checkpoint written: the weights were not finite at any snapshot (run directory {run_dir})")
+    return TrainResult(run_dir, s.step, s.epoch, run_dir / "checkpoints" / "last.pt", checkpoint_step, s.metrics, data)
 
 
 def _load_data_ranked(spec: DataSpec, info: distributed.DistInfo, show: bool) -> ImageData:
@@ -540,8 +545,9 @@ def _save_samples(s: State, fixed_noise: torch.Tensor, path: Path) -> None:
 def _snapshot(
     s: State, run_dir: Path, fixed_noise: torch.Tensor, info: distributed.DistInfo, epoch_file: bool, say,
     healthy: bool = True,
-) -> None:
+) -> bool:
     """Samples and checkpoints of the current state, on rank 0; never of a state that went bad.
+    Returns whether they were written (the same answer on every rank).
 
     During a streak of non-finite losses (`healthy` False), or with NaN/inf weights, the weights
     may already be garbage (an update can blow D up while its own loss was still finite): that
@@ -550,13 +556,14 @@ def _snapshot(
     """
     distributed.average_buffers(s.g, info)
     distributed.average_buffers(s.d, info)
+    ok = healthy and _weights_finite(s.g, s.d)  # on every rank: the weights are the same everywhere
     if not info.is_main:
         distributed.barrier(info)
-        return
-    if not healthy or not _weights_finite(s.g, s.d):
-        say(f"step {s.step}: losses or weights are not finite; no checkpoint written (last.pt stays at the last good one)")
+        return ok
+    if not ok:
+        say(f"step {s.step}: losses or weights are not finite; no checkpoint written")
         distributed.barrier(info)
-        return
+        return False
     ckpt_dir = run_dir / "checkpoints"
     state = s.to_checkpoint()
     if epoch_file:
@@ -565,6 +572,7 @@ def _snapshot(
         _prune(ckpt_dir, s.train_cfg.keep)
     save_checkpoint(state, ckpt_dir / "last.pt")
     distributed.barrier(info)
+    return True
 
 
 def epoch_files(folder: Path, suffix: str) -> list[Path]:
@@ -581,7 +589,7 @@ def _prune(ckpt_dir: Path, keep: int) -> None:
         old.unlink(missing_ok=True)
 
 
-def _restore_last_good(s: State, run_dir: Path, say, restored_steps: list[int]) -> None:
+def _restore_last_good(s: State, run_dir: Path, say, restored_steps: list[int], info: distributed.DistInfo) -> None:
     """Go back to last.pt after MAX_BAD_STEPS non-finite losses in a row, with fresh noise.
 
     The checkpoint restores the RNG too, so the same noise would lead to the same blow-up: the
@@ -602,8 +610,9 @@ def _restore_last_good(s: State, run_dir: Path, say, restored_steps: list[int]) 
         )
     s.load(ckpt)
     restored_steps.append(s.step)
-    torch.manual_seed(s.train_cfg.seed + 7919 * len(restored_steps))
-    rewind_metrics(run_dir / "metrics.jsonl", s.step)
+    torch.manual_seed(s.train_cfg.seed + info.rank + 7919 * len(restored_steps))  # fresh, and per rank
+    if info.is_main:
+        rewind_metrics(run_dir / "metrics.jsonl", s.step)
     say(f"restored {last} (step {s.step}) after {MAX_BAD_STEPS} non-finite losses in a row; noise reseeded")
 
 
