@@ -369,8 +369,9 @@ def test_torchrun_two_processes_gloo(tmp_path):
             "result = loop.train(",
             "orig = loop._snapshot\n"
             "def spy(s, *args, **kwargs):\n"
-            "    orig(s, *args, **kwargs)\n"
+            "    written = orig(s, *args, **kwargs)\n"
             "    torch.save(s.g.state_dict(), out / f'g-rank{rank}.pt')\n"
+            "    return written\n"
             "loop._snapshot = spy\n"
             "result = loop.train(",
         )
