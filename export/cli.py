@@ -102,10 +102,6 @@ def export(
     results: dict[str, dict] = {}
     try:
         paths = {fmt: core.default_artifact_path(checkpoint, fmt, out) for fmt in formats}
-        # Check every destination first: with --format all, an existing .ts.pt must not be found
-        # only after the .onnx was written.
-        for path in paths.values():
-            core.check_destination(path, force)
         exporters = {"onnx": functools.partial(export_onnx, opset=opset), "torchscript": export_torchscript}
         # All or nothing: with --format all, a TorchScript failure must not leave a new .onnx behind.
         for fmt, result in export_all(exporters, checkpoint, paths, **common).items():

@@ -161,10 +161,6 @@ def _is_finite(*values: torch.Tensor) -> bool:
     return all(bool(torch.isfinite(v).all()) for v in values)
 
 
-def _weights_finite(*modules: nn.Module) -> bool:
-    return all(bool(torch.isfinite(p).all()) for m in modules for p in m.parameters())
-
-
 # ---------------------------------------------------------------------------------------------
 # Training state
 
@@ -556,7 +552,7 @@ def _snapshot(
     """
     distributed.average_buffers(s.g, info)
     distributed.average_buffers(s.d, info)
-    ok = healthy and _weights_finite(s.g, s.d)  # on every rank: the weights are the same everywhere
+    ok = healthy and _is_finite(*s.g.parameters(), *s.d.parameters())  # on every rank: the weights are the same everywhere
     if not info.is_main:
         distributed.barrier(info)
         return ok
