@@ -35,7 +35,7 @@ demo: setup
 test: setup
 	$(BIN)/python -m pytest
 
-# FID on the toy faces every 3 epochs (4-6 minutes on a 2-core CPU): it should fall from first to last.
+# FID on the toy faces every 3 epochs (2-6 minutes on a 2-core CPU): it should fall from first to last.
 fid-demo: setup
 	$(BIN)/facegan-train $(FID_FLAGS) --overwrite --quiet --name fid-demo
 	@grep '"fid"' runs/fid-demo/metrics.jsonl
