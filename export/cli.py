@@ -16,7 +16,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from facegan.runtime.cli_utils import fail, make_app, require_extra, version_callback
+from facegan.runtime.console import fail, make_app, require_extra, version_callback
 
 TOOL = "facegan-export"
 

@@ -24,11 +24,13 @@ import torch
 from torch import nn
 
 from facegan.runtime import __version__ as facegan_version
-from facegan.runtime.errors import CheckpointError, FaceganError
+from facegan.runtime.errors import FaceganError
 from facegan.runtime.images import nchw_to_nhwc, to_uint8
-from facegan.train.checkpoint import default_file_mode, load_checkpoint, resolve_checkpoint_path, sha256_file
+from facegan.train.checkpoint import CheckpointError, default_file_mode, load_checkpoint, resolve_checkpoint_path, sha256_file
 from facegan.train.config import ModelConfig, from_dict
 from facegan.train.models import generator_from_state
+
+from .errors import ExportError
 
 FORMATS = ("onnx", "torchscript")
 DTYPES = ("fp32", "fp16")
@@ -39,9 +41,6 @@ SUFFIXES = {"onnx": "-g.onnx", "torchscript": "-g.ts.pt"}
 # (1, 3, 64), so parity always runs at batch sizes the exporter never saw.
 EXPORT_BATCH_SIZE = 2
 
-
-class ExportError(FaceganError):
-    """An export cannot be written: existing output without force, unwritable folder, bad choice."""
 
 
 @dataclass(frozen=True)

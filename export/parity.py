@@ -24,10 +24,11 @@ from pathlib import Path
 
 import numpy as np
 
-from facegan.runtime.errors import MetadataError, ParityError
+from facegan.runtime.errors import MetadataError, UsageError
 from facegan.runtime.latents import latents
 from facegan.runtime.metadata import parse_metadata
 
+from .errors import ParityMismatchError
 from .core import (
     LoadedGenerator,
     eager_reference,
@@ -53,14 +54,6 @@ OUTPUT_NAME = "images"
 
 # runner(variant, z) -> (output names, output array)
 Runner = Callable[[str, np.ndarray], tuple[list[str], np.ndarray]]
-
-
-class ParityMismatchError(ParityError):
-    """A parity check failed; `report` holds every case, passing and failing."""
-
-    def __init__(self, message: str, report: dict):
-        super().__init__(message)
-        self.report = report
 
 
 def default_atol(dtype: str, output: str, value_range: tuple[float, float]) -> float:
@@ -142,7 +135,7 @@ def run_parity(
     batch_sizes, seeds = _check_cases(batch_sizes, seeds)
     tol = float(atol) if atol is not None else default_atol(dtype, output, loaded.value_range)
     if not tol >= 0:
-        raise ValueError(f"atol must be >= 0, got {atol}")
+        raise UsageError(f"atol must be >= 0, got {atol}")
     expected_dtype = "uint8" if output == "uint8" else "float32"
     start = time.perf_counter()
     cases = []
@@ -333,9 +326,9 @@ def _loaded_for(checkpoint: Path | LoadedGenerator, weights: str) -> LoadedGener
 def _check_cases(batch_sizes: Sequence[int], seeds: Sequence[int]) -> tuple[list[int], list[int]]:
     batch_sizes, seeds = [int(b) for b in batch_sizes], [int(s) for s in seeds]
     if not batch_sizes or min(batch_sizes) < 1:
-        raise ValueError(f"batch sizes must be >= 1 and at least one, got {batch_sizes}")
+        raise UsageError(f"batch sizes must be >= 1 and at least one, got {batch_sizes}")
     if not seeds or min(seeds) < 0:
-        raise ValueError(f"seeds must be >= 0 and at least one, got {seeds}")
+        raise UsageError(f"seeds must be >= 0 and at least one, got {seeds}")
     return batch_sizes, seeds
 
 

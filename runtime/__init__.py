@@ -7,11 +7,16 @@ This package is the base of facegan: it never imports torch, so any app can embe
     faces = gen.generate(16, seed=7)   # uint8, (16, H, W, 3)
 """
 
-from .errors import FaceganError, MetadataError, ProviderError
+import importlib.metadata
+
+from .errors import FaceganError, MetadataError, ProviderError, UsageError
 from .latents import latents, lerp, slerp, truncate
 from .metadata import ModelMetadata
 
-__version__ = "0.1.0"
+try:  # one version, declared in pyproject.toml and read from the installed distribution
+    __version__ = importlib.metadata.version("facegan")
+except importlib.metadata.PackageNotFoundError:  # a source tree on sys.path without an install
+    __version__ = "0+unknown"
 
 __all__ = [
     "FaceGenerator",
@@ -19,6 +24,7 @@ __all__ = [
     "MetadataError",
     "ModelMetadata",
     "ProviderError",
+    "UsageError",
     "__version__",
     "latents",
     "lerp",

@@ -18,7 +18,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from .cli_utils import fail, make_app, version_callback
+from .console import exit_codes, fail, make_app, version_callback
 
 TOOL = "facegan-generate"
 DEFAULT_N = 16
@@ -87,12 +87,11 @@ def generate(
         fail(TOOL, "--n does not apply to --interpolate (the morph has --steps frames)", code=2)
     _log_to_stderr(logging.INFO if verbose else logging.WARNING)
 
-    from .errors import FaceganError
     from .generator import FaceGenerator
     from .images import image_format, save_gif, save_grid, save_images
 
     written: list[str] = []
-    try:
+    with exit_codes(TOOL):
         # Check where the pictures go before generating them.
         for path, used in ((gif, interpolate is not None), (out, dir is None and (interpolate is None or grid))):
             if used:
@@ -115,10 +114,6 @@ def generate(
         elif interpolate is None or grid:
             save_grid(images, out, nrow=nrow)
             written.append(f"{out} (grid of {what}, {nrow} per row)")
-    except ValueError as e:  # the library names the bad argument
-        fail(TOOL, e, code=2)
-    except (FaceganError, OSError) as e:
-        fail(TOOL, e)
     for line in written:
         typer.echo(f"wrote {line}")
     typer.echo(f"provider: {gen.providers[0]} (applied: {', '.join(gen.providers)})")

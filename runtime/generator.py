@@ -27,7 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import MetadataError
+from .errors import MetadataError, UsageError
 from .images import to_uint8
 from .latents import check_seed, latents as draw_latents, lerp, slerp, truncate
 from .metadata import ModelMetadata, parse_metadata
@@ -44,9 +44,9 @@ METHODS = ("slerp", "lerp")
 def check_count(value: object, name: str, minimum: int = 1, maximum: int = MAX_IMAGES) -> int:
     """Return `value` as an int in [minimum, maximum], or raise ValueError naming the argument."""
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise ValueError(f"{name} must be an integer, got {value!r}")
+        raise UsageError(f"{name} must be an integer, got {value!r}")
     if not minimum <= value <= maximum:
-        raise ValueError(f"{name} must be between {minimum} and {maximum}, got {value}")
+        raise UsageError(f"{name} must be between {minimum} and {maximum}, got {value}")
     return int(value)
 
 
@@ -57,7 +57,7 @@ def check_truncation(psi: object) -> float:
     except OverflowError:  # an int too large for a float
         value = math.nan
     if not 0.0 <= value < math.inf:
-        raise ValueError(f"truncation must be a finite number >= 0 (1.0 = off), got {psi!r}")
+        raise UsageError(f"truncation must be a finite number >= 0 (1.0 = off), got {psi!r}")
     return value
 
 
@@ -68,16 +68,16 @@ def check_latents(z: object, latent_dim: int) -> np.ndarray:
     float32, the input type of every facegan export; integers and anything else are refused.
     """
     if not isinstance(z, np.ndarray):
-        raise ValueError(f"z must be a numpy array of shape (n, {latent_dim}), got {type(z).__name__}")
+        raise UsageError(f"z must be a numpy array of shape (n, {latent_dim}), got {type(z).__name__}")
     if not np.issubdtype(z.dtype, np.floating):
-        raise ValueError(f"z must be a floating-point array (float32), got dtype {z.dtype}")
+        raise UsageError(f"z must be a floating-point array (float32), got dtype {z.dtype}")
     if z.ndim != 2 or z.shape[1] != latent_dim:
-        raise ValueError(f"z must have shape (n, {latent_dim}), got {z.shape}")
+        raise UsageError(f"z must have shape (n, {latent_dim}), got {z.shape}")
     check_count(z.shape[0], "number of latents (z.shape[0])")
     with np.errstate(over="ignore"):  # an overflowing cast is reported below, as a ValueError
         z32 = np.ascontiguousarray(z, dtype=np.float32)
     if not np.isfinite(z32).all():  # checked after the cast: 1e300 in float64 is inf in float32
-        raise ValueError("z contains NaN or infinite values (as float32)")
+        raise UsageError("z contains NaN or infinite values (as float32)")
     return z32
 
 
@@ -169,7 +169,7 @@ class FaceGenerator:
             with np.errstate(over="ignore"):  # overflow is reported below, as a ValueError
                 z = truncate(z, truncation)
             if not np.isfinite(z).all():
-                raise ValueError(f"truncation {truncation} scales the latents beyond float32")
+                raise UsageError(f"truncation {truncation} scales the latents beyond float32")
         out = np.empty(self._output_shape(len(z), output), dtype=self._output_dtype(output))
         for start in range(0, len(z), batch_size):
             stop = min(start + batch_size, len(z))
@@ -191,7 +191,7 @@ class FaceGenerator:
         seed_b = check_seed(seed_b, "seed_b")
         steps = check_count(steps, "steps", minimum=2)
         if method not in METHODS:
-            raise ValueError(f"method must be one of {', '.join(METHODS)}, got {method!r}")
+            raise UsageError(f"method must be one of {', '.join(METHODS)}, got {method!r}")
         # Each end is latent 0 of its seed, i.e. the first face of generate(n, seed).
         a = draw_latents(seed_a, 1, self.latent_dim)[0]
         b = draw_latents(seed_b, 1, self.latent_dim)[0]
@@ -201,9 +201,9 @@ class FaceGenerator:
     # Internals.
     def _check_output(self, output: object) -> str:
         if output not in OUTPUTS:
-            raise ValueError(f"output must be one of {', '.join(OUTPUTS)}, got {output!r}")
+            raise UsageError(f"output must be one of {', '.join(OUTPUTS)}, got {output!r}")
         if output == "float" and self.metadata.output_dtype != "float32":
-            raise ValueError(
+            raise UsageError(
                 f"output='float' needs a float export; {self.path.name} outputs "
                 f"{self.metadata.output_dtype} (use output='uint8')"
             )

@@ -13,6 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .errors import UsageError
+
 
 def to_uint8(x: np.ndarray, value_range: tuple[float, float]) -> np.ndarray:
     """Map float images in `value_range` to uint8 [0, 255], rounding to nearest and clipping."""
@@ -33,9 +35,9 @@ def check_images(images: object, name: str = "images") -> np.ndarray:
     """Return `images` if it is uint8 (N, H, W, C) with C in (1, 3, 4), else raise ValueError."""
     if not isinstance(images, np.ndarray) or images.dtype != np.uint8:
         kind = getattr(images, "dtype", type(images).__name__)
-        raise ValueError(f"{name} must be a uint8 numpy array (N, H, W, C), got {kind}")
+        raise UsageError(f"{name} must be a uint8 numpy array (N, H, W, C), got {kind}")
     if images.ndim != 4 or images.shape[-1] not in (1, 3, 4) or len(images) == 0:
-        raise ValueError(f"{name} must have shape (N, H, W, C) with N >= 1 and C in 1, 3, 4, got {images.shape}")
+        raise UsageError(f"{name} must have shape (N, H, W, C) with N >= 1 and C in 1, 3, 4, got {images.shape}")
     return images
 
 
@@ -56,7 +58,7 @@ def grid(images: np.ndarray, nrow: int = 8, padding_px: int = 2, fill: int = 0) 
     """Tile (N, H, W, C) uint8 images into one (H', W', C) image, `nrow` images per row."""
     images = check_images(images)
     if isinstance(nrow, bool) or not isinstance(nrow, (int, np.integer)) or nrow < 1:
-        raise ValueError(f"nrow must be an integer >= 1, got {nrow!r}")
+        raise UsageError(f"nrow must be an integer >= 1, got {nrow!r}")
     n, h, w, c = images.shape
     cols = min(int(nrow), n)
     rows = -(-n // cols)
@@ -93,7 +95,7 @@ def save_gif(frames: np.ndarray, path: str | Path, duration_ms: int = 80, loop: 
     """Write frames as an animated GIF, `duration_ms` per frame, looping forever by default."""
     frames = check_images(frames, "frames")
     if isinstance(duration_ms, bool) or not isinstance(duration_ms, (int, np.integer)) or duration_ms < 1:
-        raise ValueError(f"duration_ms must be an integer >= 1, got {duration_ms!r}")
+        raise UsageError(f"duration_ms must be an integer >= 1, got {duration_ms!r}")
     pictures = [to_pil(f) for f in frames]
 
     def write(tmp: Path, fmt: str) -> None:
@@ -110,10 +112,10 @@ def image_format(path: Path) -> str:
     from PIL import Image
 
     if path.is_dir():
-        raise ValueError(f"{path} is a folder; give an image file name such as faces.png")
+        raise UsageError(f"{path} is a folder; give an image file name such as faces.png")
     fmt = Image.registered_extensions().get(path.suffix.lower())
     if fmt is None or fmt not in Image.SAVE:
-        raise ValueError(f"cannot tell which image format {path} should be: give a name ending in .png, .jpg, .webp or .gif")
+        raise UsageError(f"cannot tell which image format {path} should be: give a name ending in .png, .jpg, .webp or .gif")
     return fmt
 
 

@@ -12,13 +12,15 @@ import numbers
 
 import numpy as np
 
+from .errors import UsageError
+
 
 def check_seed(seed: object, name: str = "seed") -> int:
     """Return `seed` as an int, or raise ValueError naming the argument."""
     if isinstance(seed, bool) or not isinstance(seed, numbers.Integral):
-        raise ValueError(f"{name} must be a non-negative integer, got {seed!r}")
+        raise UsageError(f"{name} must be a non-negative integer, got {seed!r}")
     if seed < 0:
-        raise ValueError(f"{name} must be a non-negative integer, got {seed}")
+        raise UsageError(f"{name} must be a non-negative integer, got {seed}")
     return int(seed)
 
 
@@ -31,7 +33,7 @@ def latents(seed: int, n: int, dim: int) -> np.ndarray:
 def truncate(z: np.ndarray, psi: float) -> np.ndarray:
     """Scale latents toward the mean of the prior (zero) by `psi`: less variety, fewer artefacts."""
     if not np.isfinite(psi) or psi < 0:
-        raise ValueError(f"truncation must be a finite number >= 0, got {psi}")
+        raise UsageError(f"truncation must be a finite number >= 0, got {psi}")
     return (z * np.float32(psi)).astype(np.float32)
 
 

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import onnxruntime as ort
 
-from .errors import FaceganError, MetadataError, ProviderError
+from .errors import FaceganError, MetadataError, ProviderError, UsageError
 
 log = logging.getLogger("facegan.runtime")
 
@@ -37,7 +37,7 @@ DEFAULT_THREADS = 0
 def check_device(device: object) -> str:
     """Return `device` lower-cased, or raise ValueError naming the argument."""
     if not isinstance(device, str) or device.lower() not in DEVICES:
-        raise ValueError(f"device must be one of {', '.join(DEVICES)}, got {device!r}")
+        raise UsageError(f"device must be one of {', '.join(DEVICES)}, got {device!r}")
     return device.lower()
 
 
@@ -46,7 +46,7 @@ def check_threads(threads: object) -> int:
     if threads is None:
         return DEFAULT_THREADS
     if isinstance(threads, bool) or not isinstance(threads, (int, np.integer)) or threads < 0:
-        raise ValueError(f"threads must be an integer >= 0 (0 = onnxruntime default), got {threads!r}")
+        raise UsageError(f"threads must be an integer >= 0 (0 = onnxruntime default), got {threads!r}")
     return int(threads)
 
 
@@ -133,7 +133,7 @@ def run_bound(session: ort.InferenceSession, input_name: str, output_name: str, 
     which is how it is tested without a GPU. A new binding per call keeps this thread-safe.
     """
     if not out.flags.c_contiguous:
-        raise ValueError("out must be C-contiguous to be bound as an output buffer")
+        raise UsageError("out must be C-contiguous to be bound as an output buffer")
     binding = session.io_binding()
     binding.bind_cpu_input(input_name, np.ascontiguousarray(z, dtype=np.float32))
     binding.bind_output(

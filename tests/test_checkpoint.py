@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from conftest import write_checkpoint
-from facegan.runtime.errors import CheckpointError
+from facegan.train.errors import CheckpointError
 from facegan.train import checkpoint as ck
 
 

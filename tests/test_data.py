@@ -11,7 +11,7 @@ import pytest
 import torch
 from PIL import Image
 
-from facegan.runtime.errors import DataError
+from facegan.train.errors import DataError
 from facegan.runtime.images import to_uint8
 from facegan.train import data as data_mod
 from facegan.train.data import DataSpec, celeba_folder, decode_image, list_images, load_data, normalize

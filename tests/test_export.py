@@ -23,7 +23,8 @@ from facegan.export import core, parity  # noqa: E402
 from facegan.export.onnx import read_metadata as read_onnx_metadata  # noqa: E402
 from facegan.export.parity import verify_onnx, verify_torchscript  # noqa: E402
 from facegan.export.torchscript import read_metadata as read_ts_metadata  # noqa: E402
-from facegan.runtime.errors import CheckpointError, ParityError  # noqa: E402
+from facegan.export.errors import ParityError
+from facegan.train.errors import CheckpointError  # noqa: E402
 from facegan.runtime.images import nchw_to_nhwc, to_uint8  # noqa: E402
 from facegan.runtime.latents import latents  # noqa: E402
 from facegan.runtime.metadata import parse_metadata  # noqa: E402

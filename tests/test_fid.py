@@ -12,7 +12,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from facegan.runtime.errors import MissingExtraError  # noqa: E402
+from facegan.train.errors import MissingExtraError  # noqa: E402
 from facegan.train import fid  # noqa: E402
 from facegan.train.config import ModelConfig  # noqa: E402
 from facegan.train.fid import (  # noqa: E402

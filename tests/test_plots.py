@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from facegan.runtime.errors import MissingExtraError
+from facegan.train.errors import MissingExtraError
 from facegan.train import plots
 
 

@@ -31,7 +31,7 @@ from pathlib import Path
 
 import torch
 
-from facegan.runtime.errors import CheckpointError
+from .errors import CheckpointError
 
 FORMAT = "facegan.checkpoint"
 FORMAT_VERSION = 1

@@ -7,13 +7,15 @@ into exit codes: 1 for failures, 2 for usage errors, 130 when stopped by Ctrl-C 
 from __future__ import annotations
 
 import json
+from contextlib import contextmanager
 from enum import Enum
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated, Iterator, Optional
 
 import typer
 
-from facegan.runtime.cli_utils import fail, make_app, require_extra, version_callback
+from facegan.runtime.console import exit_codes, make_app, require_extra, version_callback
+from facegan.runtime.errors import UsageError
 
 TOOL = "facegan-train"
 
@@ -114,8 +116,6 @@ def train(
     version: Annotated[Optional[bool], typer.Option("--version", callback=version_callback, is_eager=True, help="Show the version and exit.")] = None,
 ) -> None:
     """Train a DCGAN. Flags next to --preset override it."""
-    from facegan.runtime.errors import FaceganError
-
     from . import loop
     from .config import PRESETS, resolve
 
@@ -138,26 +138,22 @@ def train(
         cache=False if no_cache else None, cache_dir=str(cache_dir) if cache_dir else None, crop=crop,
         toy_faces=toy_faces, log_every=log_every, keep=keep, fid_every=fid_every, fid_samples=fid_samples,
     )
-    try:
+    with exit_codes(TOOL):
         ckpt = None
         if resume is not None:
             for flag, value in (("--name", name), ("--out", out), ("--overwrite", overwrite or None)):
                 if value is not None:
-                    raise ValueError(f"{flag} does not apply to --resume: the run keeps its directory")
+                    raise UsageError(f"{flag} does not apply to --resume: the run keeps its directory")
             train_overrides["preset"] = preset  # checked like any other setting
             model_cfg, train_cfg, ckpt = loop.resume_from(resume, train_overrides, model_overrides)
             run_dir = loop.run_dir_of(resume)
         else:
             model_cfg, train_cfg = resolve(preset or "dcgan", model_overrides, train_overrides)
             run_dir = Path(out or "runs") / (name or loop.default_run_name(train_cfg.data))
-    except ValueError as e:
-        fail(TOOL, e, code=2)
-    except FaceganError as e:
-        fail(TOOL, e)
     if dry_run:
         typer.echo(json.dumps({**loop.resolved_config(model_cfg, train_cfg), "run_dir": str(run_dir)}, indent=2))
         return
-    try:
+    with exit_codes(TOOL), _interrupt_exits_130():
         if ckpt is None:
             loop.check_run_dir(run_dir, overwrite)  # now: the run directory itself is made after the data loads
         from .distributed import launched_rank
@@ -170,19 +166,26 @@ def train(
         if not is_main:
             return
         finish_run(result, model_cfg, train_cfg, typer.echo)
-    except loop.Interrupted as e:
-        typer.echo(f"{TOOL}: {e}", err=True)
-        raise typer.Exit(130) from None
-    except KeyboardInterrupt:  # Ctrl-C while the data loads, or a second one while saving
-        typer.echo(f"{TOOL}: interrupted; nothing was saved beyond the last checkpoint", err=True)
-        raise typer.Exit(130) from None
-    except (FaceganError, OSError) as e:  # OSError: an unwritable --out or --cache-dir, a full disk
-        fail(TOOL, e)
     epochs = f"{result.epoch} epoch" + ("" if result.epoch == 1 else "s")
     typer.echo(f"done: {result.step} steps, {epochs}; run directory {result.run_dir}")
     behind = "" if result.checkpoint_step == result.step else (
         f"; the {result.step - result.checkpoint_step} steps after it had non-finite losses")
     typer.echo(f"checkpoint: {result.last_checkpoint} (step {result.checkpoint_step}{behind})")
+
+
+@contextmanager
+def _interrupt_exits_130() -> Iterator[None]:
+    """Ctrl-C exits 130: after saving (Interrupted), or while the data loads or a save runs."""
+    from .errors import Interrupted
+
+    try:
+        yield
+    except Interrupted as e:
+        typer.echo(f"{TOOL}: {e}", err=True)
+        raise typer.Exit(130) from None
+    except KeyboardInterrupt:
+        typer.echo(f"{TOOL}: interrupted; nothing was saved beyond the last checkpoint", err=True)
+        raise typer.Exit(130) from None
 
 
 def main() -> None:

@@ -10,6 +10,8 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 
+from facegan.runtime.errors import UsageError
+
 IMAGE_SIZES = (32, 64, 128)
 STEMS = ("convtranspose", "linear")
 ACTIVATIONS = ("tanh", "sigmoid")
@@ -44,9 +46,9 @@ class ModelConfig:
         _check_choice("d_norm", self.d_norm, D_NORMS)
         for name in ("latent_dim", "ngf", "ndf", "channels"):
             if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+                raise UsageError(f"{name} must be >= 1, got {getattr(self, name)}")
         if not 0.0 <= self.d_dropout < 1.0:
-            raise ValueError(f"d_dropout must be in [0, 1), got {self.d_dropout}")
+            raise UsageError(f"d_dropout must be in [0, 1), got {self.d_dropout}")
 
 
 @dataclass(frozen=True)
@@ -90,29 +92,29 @@ class TrainConfig:
         _check_choice("lr_schedule", self.lr_schedule, LR_SCHEDULES)
         _check_choice("device", self.device, ("auto", "cuda", "mps", "cpu"))
         if self.epochs < 1 and self.steps < 1:
-            raise ValueError("epochs or steps must be >= 1")
+            raise UsageError("epochs or steps must be >= 1")
         if self.batch_size < 1:
-            raise ValueError(f"batch_size must be >= 1, got {self.batch_size}")
+            raise UsageError(f"batch_size must be >= 1, got {self.batch_size}")
         if not 0.0 <= self.label_smoothing < 0.5:
-            raise ValueError(f"label_smoothing must be in [0, 0.5), got {self.label_smoothing}")
+            raise UsageError(f"label_smoothing must be in [0, 0.5), got {self.label_smoothing}")
         if not 0.0 <= self.label_noise < 0.5:
-            raise ValueError(f"label_noise must be in [0, 0.5), got {self.label_noise}")
+            raise UsageError(f"label_noise must be in [0, 0.5), got {self.label_noise}")
         if not 0.0 <= self.ema < 1.0:
-            raise ValueError(f"ema must be in [0, 1), got {self.ema}")
+            raise UsageError(f"ema must be in [0, 1), got {self.ema}")
         if self.n_critic < 1:
-            raise ValueError(f"n_critic must be >= 1, got {self.n_critic}")
+            raise UsageError(f"n_critic must be >= 1, got {self.n_critic}")
         for name in ("lr_g", "lr_d"):
             if not 0.0 < getattr(self, name) < float("inf"):
-                raise ValueError(f"{name} must be a positive number, got {getattr(self, name)}")
+                raise UsageError(f"{name} must be a positive number, got {getattr(self, name)}")
         for name in ("beta1", "beta2"):
             if not 0.0 <= getattr(self, name) < 1.0:
-                raise ValueError(f"{name} must be in [0, 1), got {getattr(self, name)}")
+                raise UsageError(f"{name} must be in [0, 1), got {getattr(self, name)}")
         for name in ("gp_weight", "grad_clip", "warmup_steps", "steps", "epochs", "crop", "keep", "workers", "fid_every"):
             if not 0 <= getattr(self, name) < float("inf"):
-                raise ValueError(f"{name} must be a finite number >= 0, got {getattr(self, name)}")
+                raise UsageError(f"{name} must be a finite number >= 0, got {getattr(self, name)}")
         for name, minimum in (("toy_faces", 1), ("log_every", 1), ("sample_count", 1), ("fid_samples", 2)):
             if getattr(self, name) < minimum:
-                raise ValueError(f"{name} must be >= {minimum}, got {getattr(self, name)}")
+                raise UsageError(f"{name} must be >= {minimum}, got {getattr(self, name)}")
 
 
 @dataclass(frozen=True)
@@ -169,7 +171,7 @@ PRESETS: dict[str, Preset] = {
 def resolve(preset: str, model_overrides: dict, train_overrides: dict) -> tuple[ModelConfig, TrainConfig]:
     """Start from a preset and apply the given overrides (None values are ignored); validate."""
     if preset not in PRESETS:
-        raise ValueError(f"unknown preset {preset!r}; choose from {', '.join(PRESETS)}")
+        raise UsageError(f"unknown preset {preset!r}; choose from {', '.join(PRESETS)}")
     p = PRESETS[preset]
     model = dataclasses.replace(p.model, **{k: v for k, v in model_overrides.items() if v is not None})
     train = dataclasses.replace(
@@ -179,7 +181,7 @@ def resolve(preset: str, model_overrides: dict, train_overrides: dict) -> tuple[
         # The gradient penalty is per sample; BatchNorm couples samples, so the critic needs another
         # norm (Gulrajani et al. use layer norm). Switch silently unless BatchNorm was asked for.
         if model_overrides.get("d_norm") == "batch":
-            raise ValueError("--loss wgan-gp needs a critic without BatchNorm: use --d-norm layer or none")
+            raise UsageError("--loss wgan-gp needs a critic without BatchNorm: use --d-norm layer or none")
         model = dataclasses.replace(model, d_norm="layer")
     model.validate()
     train.validate()
@@ -194,4 +196,4 @@ def from_dict(cls, d: dict):
 
 def _check_choice(name: str, value, choices) -> None:
     if value not in choices:
-        raise ValueError(f"{name} must be one of {', '.join(map(str, choices))}, got {value!r}")
+        raise UsageError(f"{name} must be one of {', '.join(map(str, choices))}, got {value!r}")

@@ -33,7 +33,7 @@ from PIL import Image
 from torch.utils.data import DataLoader, Dataset, DistributedSampler
 from torchvision.transforms.v2 import functional as TF
 
-from facegan.runtime.errors import DataError
+from .errors import DataError
 from facegan.train.toyfaces import toy_faces
 
 log = logging.getLogger(__name__)

@@ -36,8 +36,10 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from facegan.runtime.errors import MissingExtraError
+from facegan.runtime.errors import UsageError
 from facegan.runtime.images import to_uint8
+
+from .errors import MissingExtraError
 from facegan.runtime.latents import latents
 
 from .checkpoint import default_file_mode
@@ -318,7 +320,7 @@ def fid_of_onnx(
 
 def _check_n(n: int) -> None:
     if n < 2:
-        raise ValueError(f"FID needs at least 2 generated images, got {n}")
+        raise UsageError(f"FID needs at least 2 generated images, got {n}")
 
 
 __all__ = [

@@ -18,7 +18,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from facegan.runtime.cli_utils import fail, make_app, require_extra, version_callback
+from facegan.runtime.console import exit_codes, make_app, require_extra, version_callback
 
 TOOL = "facegan-fid"
 
@@ -52,11 +52,9 @@ def fid(
     """Print the FID of MODEL against real images from --data, and the protocol used."""
     import torch
 
-    from facegan.runtime.errors import FaceganError
-
     from . import fid as fidlib
 
-    try:
+    with exit_codes(TOOL):
         is_onnx = model.suffix.lower() == ".onnx"
         train_crop = 0
         if is_onnx:
@@ -76,10 +74,6 @@ def fid(
             g = g.to(dev)
             score = fidlib.fid_of_generator(g, model_cfg.latent_dim, model_cfg.value_range, samples, ref,
                                             device=dev, batch_size=batch_size, seed=seed, inception=inception)
-    except ValueError as e:
-        fail(TOOL, e, code=2)
-    except (FaceganError, OSError) as e:  # OSError: an unwritable --ref-cache-dir, a full disk
-        fail(TOOL, e)
     typer.echo(f"FID {score:.3f}")
     typer.echo(f"model: {what}")
     typer.echo(f"compared: {samples} generated (latents seed {seed}) vs {n_real} real images from {data} at {size} px")
@@ -136,7 +130,7 @@ def _reference(data: str, size: int, crop: int, samples: int, ref_dir: Path, inc
     # No decode cache: the images are decoded once, here (a folder's headers are all checked).
     real = load_data(spec).sample(samples).numpy()
     if len(real) < 2:
-        raise ValueError(f"{data} has {len(real)} image(s); FID needs at least 2")
+        raise UsageError(f"{data} has {len(real)} image(s); FID needs at least 2")
     if len(real) < samples:  # name the cache by the count really used
         cache = ref_dir / fidlib.reference_cache_name(label, size, len(real))
     return fidlib.reference_stats(real, cache, inception=inception), len(real)

@@ -23,7 +23,7 @@ from torch import nn
 from torchvision.utils import save_image
 
 from facegan.runtime import __version__
-from facegan.runtime.errors import CheckpointError, DataError, FaceganError
+from facegan.runtime.errors import FaceganError, UsageError
 from facegan.runtime.latents import latents
 
 from . import distributed, losses
@@ -31,14 +31,11 @@ from .checkpoint import load_checkpoint, save_checkpoint
 from .config import ModelConfig, TrainConfig, from_dict
 from .data import DataSpec, ImageData, load_data, normalize, report_skipped
 from .ema import EMA
+from .errors import CheckpointError, DataError, Interrupted
 from .models import Discriminator, Generator, build_models
 from .schedule import make_scheduler
 
 MAX_BAD_STEPS = 3  # non-finite losses in a row before restoring the last good checkpoint
-
-
-class Interrupted(FaceganError):
-    """Training was stopped by Ctrl-C after saving a checkpoint (the CLI exits 130)."""
 
 
 @dataclass
@@ -279,14 +276,14 @@ def resume_from(
     if "epochs" in given and "steps" not in given:
         given["steps"] = 0
         if given["epochs"] <= int(ckpt["epoch"]):
-            raise ValueError(f"--epochs {given['epochs']} is not beyond the {ckpt['epoch']} epochs this run completed")
+            raise UsageError(f"--epochs {given['epochs']} is not beyond the {ckpt['epoch']} epochs this run completed")
     if given.get("steps", 0) and given["steps"] <= int(ckpt["step"]):
-        raise ValueError(f"--steps {given['steps']} is not beyond the {ckpt['step']} steps this run has done")
+        raise UsageError(f"--steps {given['steps']} is not beyond the {ckpt['step']} steps this run has done")
     fixed = [k for k, v in given.items() if k not in RESUME_CHANGEABLE and getattr(train_cfg, k, v) != v]
     fixed += [k for k, v in (model_overrides or {}).items() if v is not None and getattr(model_cfg, k, v) != v]
     if fixed:
         flags = ", ".join("--" + k.replace("_", "-") for k in sorted(fixed))
-        raise ValueError(f"{flags} cannot change when resuming (the run keeps its own config); start a new run instead")
+        raise UsageError(f"{flags} cannot change when resuming (the run keeps its own config); start a new run instead")
     train_cfg = dataclasses.replace(train_cfg, **{k: v for k, v in given.items() if k in RESUME_CHANGEABLE})
     train_cfg.validate()
     return model_cfg, train_cfg, ckpt

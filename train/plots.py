@@ -20,7 +20,7 @@ from typing import Sequence
 import numpy as np
 from PIL import Image
 
-from facegan.runtime.errors import MissingExtraError
+from .errors import MissingExtraError
 
 FIG_DPI = 100
 LOSS_FIGSIZE_IN = (10.0, 7.0)  # width, height in inches -> 1000 x 700 px

@@ -15,7 +15,7 @@ from typing import Callable
 import numpy as np
 import torch
 
-from facegan.runtime.errors import MissingExtraError
+from .errors import MissingExtraError
 from facegan.runtime.images import nchw_to_nhwc, save_gif, to_uint8
 from facegan.runtime.latents import latents, slerp
 

@@ -1,18 +1,27 @@
-"""Small helpers every facegan CLI shares: missing extras, one-line errors, --version.
+"""What every facegan console script shares: the typer app, --version, extras, and exit codes.
 
 Console scripts point at `main()` functions that check their extra *before* importing heavy
 modules, so `facegan-train` without torch says "install facegan[train]" instead of a traceback.
+This lives in the runtime because the runtime is the only package all four tools import, and the
+extras check must run before torch is importable.
+
+Exit codes: 1 for a `FaceganError` or `OSError` (a runtime failure), 2 for a `UsageError`. One line
+on stderr by default; `FACEGAN_DEBUG=1` prints the whole exception chain instead.
 """
 
 from __future__ import annotations
 
 import importlib.util
+import os
 import sys
-from typing import NoReturn
+import traceback
+from contextlib import contextmanager
+from typing import Iterator, NoReturn
 
 import typer
 
 from . import __version__
+from .errors import FaceganError, UsageError, one_line
 
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"]}
 
@@ -30,10 +39,23 @@ def require_extra(modules: list[str], extra: str, tool: str) -> None:
 
 
 def fail(tool: str, message: object, code: int = 1) -> NoReturn:
-    """Print one line on stderr and exit with `code` (1 runtime failure, 2 usage error)."""
+    """Print one line on stderr (the whole chain with FACEGAN_DEBUG=1) and exit with `code`."""
+    if isinstance(message, BaseException) and os.environ.get("FACEGAN_DEBUG") == "1":
+        typer.echo("".join(traceback.format_exception(message)).rstrip(), err=True)
     text = " ".join(str(message).split()) or type(message).__name__
     typer.echo(f"{tool}: error: {text}", err=True)
     raise typer.Exit(code)
+
+
+@contextmanager
+def exit_codes(tool: str) -> Iterator[None]:
+    """Map domain errors to exit codes at the CLI edge: UsageError 2; FaceganError and OSError 1."""
+    try:
+        yield
+    except UsageError as e:
+        fail(tool, e, code=2)
+    except (FaceganError, OSError) as e:  # OSError: an unwritable path, a full disk
+        fail(tool, e)
 
 
 def version_callback(value: bool) -> None:
@@ -45,3 +67,6 @@ def version_callback(value: bool) -> None:
 def make_app(help: str) -> typer.Typer:
     """A single-command typer app with the settings every facegan tool shares (-h, no completion)."""
     return typer.Typer(help=help, context_settings=CONTEXT_SETTINGS, add_completion=False, rich_markup_mode=None)
+
+
+__all__ = ["CONTEXT_SETTINGS", "exit_codes", "fail", "make_app", "one_line", "require_extra", "version_callback"]
