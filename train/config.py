@@ -117,6 +117,14 @@ class TrainConfig:
                 raise UsageError(f"{name} must be >= {minimum}, got {getattr(self, name)}")
 
 
+# What a resumed run may change: how long it trains, and how it runs (none of these changes what
+# the weights are meant to become). Anything else changes the experiment: start a new run for that.
+RESUME_CHANGEABLE = frozenset(
+    {"epochs", "steps", "device", "workers", "log_every", "keep", "cache", "cache_dir", "amp",
+     "channels_last", "compile", "fid_every", "fid_samples"}
+)
+
+
 @dataclass(frozen=True)
 class Preset:
     description: str  # the setup it reproduces, shown by --list-presets

@@ -28,7 +28,7 @@ from facegan.runtime.latents import latents
 
 from . import distributed, losses
 from .checkpoint import load_checkpoint, save_checkpoint
-from .config import ModelConfig, TrainConfig, from_dict
+from .config import RESUME_CHANGEABLE, ModelConfig, TrainConfig, from_dict
 from .data import DataSpec, ImageData, load_data, normalize, report_skipped
 from .ema import EMA
 from .errors import CheckpointError, DataError, Interrupted
@@ -241,12 +241,6 @@ def build_state(model_cfg: ModelConfig, train_cfg: TrainConfig, device: torch.de
     )
 
 
-# What a resumed run may change: how long it trains, and how it runs (none of these changes what
-# the weights are meant to become). Anything else changes the experiment: start a new run for that.
-RESUME_CHANGEABLE = frozenset(
-    {"epochs", "steps", "device", "workers", "log_every", "keep", "cache", "cache_dir", "amp",
-     "channels_last", "compile", "fid_every", "fid_samples"}
-)
 
 
 RESUME_NEEDS = ("optimizer_g", "optimizer_d", "scheduler_g", "scheduler_d", "data_position")
