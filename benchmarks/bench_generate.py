@@ -14,7 +14,6 @@ tables and appends one JSON line to the results file.
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import subprocess
 import sys
@@ -84,25 +83,13 @@ def random_checkpoint(preset: str, folder: Path, **model_overrides) -> Path:
     """A checkpoint of a DCGAN-initialised (untrained) model of `preset`: speed does not need training."""
     import torch
 
-    from facegan.train.checkpoint import save_checkpoint
+    from facegan.train.checkpoint import build_checkpoint, save_checkpoint
     from facegan.train.config import resolve
     from facegan.train.models import build_models
 
     model_cfg, train_cfg = resolve(preset, model_overrides, {})
     g, d = build_models(model_cfg, seed=0)
-    state = {
-        "model_config": dataclasses.asdict(model_cfg),
-        "train_config": dataclasses.asdict(train_cfg),
-        "generator": g.state_dict(),
-        "generator_ema": None,
-        "discriminator": d.state_dict(),
-        "step": 0,
-        "epoch": 0,
-        "data_position": {"epoch": 0, "batch": 0},
-        "rng": {"torch": torch.get_rng_state()},
-        "metrics": {},
-        "facegan_version": "benchmark",
-    }
+    state = build_checkpoint(model_cfg, train_cfg, generator=g.state_dict(), discriminator=d.state_dict())
     path = folder / "random.pt"
     save_checkpoint(state, path)
     return path

@@ -26,7 +26,8 @@ from torch import nn
 from facegan.runtime import __version__ as facegan_version
 from facegan.runtime.errors import FaceganError
 from facegan.runtime.images import nchw_to_nhwc, to_uint8
-from facegan.train.checkpoint import CheckpointError, default_file_mode, load_checkpoint, resolve_checkpoint_path, sha256_file
+from facegan.runtime.files import default_file_mode
+from facegan.train.checkpoint import CheckpointError, load_checkpoint, resolve_checkpoint_path, sha256_file
 from facegan.train.config import ModelConfig, from_dict
 from facegan.train.models import generator_from_state
 

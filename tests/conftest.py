@@ -9,7 +9,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from facegan.train.checkpoint import save_checkpoint  # noqa: E402
+from facegan.train.checkpoint import build_checkpoint, save_checkpoint  # noqa: E402
 from facegan.train.config import PRESETS, ModelConfig  # noqa: E402
 from facegan.train.models import build_models  # noqa: E402
 
@@ -20,33 +20,51 @@ def tiny(cfg: ModelConfig, **overrides) -> ModelConfig:
 
 
 def write_checkpoint(path: Path, preset: str = "dcgan", seed: int = 0, ema: bool = False, **model_overrides) -> Path:
-    """Write a facegan checkpoint of a tiny, randomly initialised model of `preset`.
+    """Write a facegan checkpoint of a tiny, untrained model of `preset` whose faces have contrast.
 
-    BatchNorm running statistics are perturbed so eval mode differs from identity, as after training.
+    An untrained tiny generator draws an almost constant grey, which any wrong seed, wrong weights
+    or constant model would match. So the last layer is scaled up until the outputs span the value
+    range and differ from seed to seed, and BatchNorm running statistics are perturbed so eval mode
+    differs from identity, as after training. With `ema`, the EMA weights are another such
+    generator (seeded apart), so a test can tell which weights were used.
     """
     p = PRESETS[preset]
     model_cfg = tiny(p.model, **model_overrides)
     g, d = build_models(model_cfg, seed)
-    gen = torch.Generator().manual_seed(seed + 1)
-    for m in g.modules():
-        if isinstance(m, torch.nn.BatchNorm2d):
-            m.running_mean.copy_(torch.randn(m.num_features, generator=gen) * 0.1)
-            m.running_var.copy_(torch.rand(m.num_features, generator=gen) + 0.5)
+    _give_contrast(g, seed)
+    g_ema = None
+    if ema:
+        g_ema, _ = build_models(model_cfg, seed + 1000)
+        _give_contrast(g_ema, seed + 1000)
     train_cfg = dataclasses.replace(p.train, preset=preset, seed=seed, ema=0.999 if ema else 0.0)
-    state = {
-        "model_config": dataclasses.asdict(model_cfg),
-        "train_config": dataclasses.asdict(train_cfg),
-        "generator": g.state_dict(),
-        "generator_ema": ({k: v.clone() for k, v in g.state_dict().items()} if ema else None),
-        "discriminator": d.state_dict(),
-        "step": 3,
-        "epoch": 1,
-        "data_position": {"epoch": 1, "batch": 0},
-        "metrics": {},
-        "facegan_version": "test",
-    }
+    state = build_checkpoint(
+        model_cfg, train_cfg, generator=g.state_dict(), discriminator=d.state_dict(),
+        generator_ema=g_ema.state_dict() if g_ema is not None else None, step=3, epoch=1,
+    )
     save_checkpoint(state, path)
     return path
+
+
+def _give_contrast(g: torch.nn.Module, seed: int) -> None:
+    """BatchNorm statistics of real activations (so z matters in eval mode), last layer scaled up."""
+    gen = torch.Generator().manual_seed(seed + 1)
+    norms = [m for m in g.modules() if isinstance(m, torch.nn.BatchNorm2d)]
+    with torch.no_grad():
+        for m in norms:
+            m.reset_running_stats()
+            m.momentum = None  # a cumulative average over the batches below
+        g.train()
+        for _ in range(4):
+            g(torch.randn(64, g.cfg.latent_dim, generator=gen))
+        for m in norms:
+            m.momentum = 0.1
+        last = [m for m in g.modules() if isinstance(m, (torch.nn.ConvTranspose2d, torch.nn.Conv2d))][-1]
+        last.weight.mul_(CONTRAST_GAIN)
+    g.eval()
+
+
+# Scales the last layer of a tiny untrained generator so that its outputs span the value range.
+CONTRAST_GAIN = 6.0
 
 
 @pytest.fixture

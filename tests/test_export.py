@@ -39,14 +39,14 @@ def _with_contrast(path: Path, gain: float = 400.0) -> Path:
     state = load_checkpoint(path)
     last = [k for k, v in state["generator"].items() if v.dim() == 4][-1]
     state["generator"][last] = state["generator"][last] * gain
-    save_checkpoint({k: v for k, v in state.items() if k not in ("format", "format_version")}, path)
+    save_checkpoint(state, path)
     return path
 
 
 def _with_distinct_ema(path: Path) -> Path:
     state = load_checkpoint(path)
     state["generator_ema"] = {k: (v * 0.5 if v.is_floating_point() and v.dim() == 4 else v) for k, v in state["generator"].items()}
-    save_checkpoint({k: v for k, v in state.items() if k not in ("format", "format_version")}, path)
+    save_checkpoint(state, path)
     return path
 
 

@@ -312,7 +312,7 @@ def test_resume_refuses_a_damaged_checkpoint_in_one_line(tmp_path, damage):
     from facegan.train.checkpoint import save_checkpoint
 
     run = _train(tmp_path, "--steps", "2")
-    state = {k: v for k, v in load_checkpoint(run).items() if k not in ("format", "format_version")}
+    state = load_checkpoint(run)
     if damage == "no-optimizer":
         del state["optimizer_g"]
     else:

@@ -21,43 +21,73 @@ A checkpoint is a plain dict of tensors, numbers, strings and lists, so it loads
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
-
-import os
 import pickle
-import tempfile
 import zipfile
 from pathlib import Path
 
 import torch
+
+from facegan.runtime import __version__
+from facegan.runtime.files import atomic_path
 
 from .errors import CheckpointError
 
 FORMAT = "facegan.checkpoint"
 FORMAT_VERSION = 1
 REQUIRED = ("model_config", "train_config", "generator", "discriminator", "step", "epoch")
+# What a resume needs beyond REQUIRED (a checkpoint without them still exports).
+RESUME_STATE = ("optimizer_g", "optimizer_d", "scheduler_g", "scheduler_d")
+
+
+def build_checkpoint(
+    model_cfg,
+    train_cfg,
+    *,
+    generator: dict,
+    discriminator: dict,
+    generator_ema: dict | None = None,
+    ema_updates: int = 0,
+    optimizers: dict | None = None,
+    step: int = 0,
+    epoch: int = 0,
+    batch: int = 0,
+    num_images: int = 0,
+    rng: dict | None = None,
+    metrics: dict | None = None,
+) -> dict:
+    """The checkpoint dict, the one place its keys are spelled (the loop, tests and benchmarks use it).
+
+    `optimizers` holds the training state a resume needs: `optimizer_g`, `optimizer_d`,
+    `scheduler_g`, `scheduler_d` state dicts; without it the checkpoint exports but cannot resume.
+    """
+    state = {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "model_config": dataclasses.asdict(model_cfg),
+        "train_config": dataclasses.asdict(train_cfg),
+        "generator": generator,
+        "generator_ema": generator_ema,
+        "ema_updates": int(ema_updates),
+        "discriminator": discriminator,
+        "step": int(step),
+        "epoch": int(epoch),
+        "data_position": {"epoch": int(epoch), "batch": int(batch), "num_images": int(num_images)},
+        "metrics": dict(metrics or {}),
+        "facegan_version": __version__,
+    }
+    if optimizers is not None:
+        state.update({k: optimizers[k] for k in RESUME_STATE})
+    if rng is not None:
+        state["rng"] = rng
+    return state
 
 
 def save_checkpoint(state: dict, path: Path) -> None:
-    """Write `state` to `path` atomically: temp file in the same folder, fsync, rename.
-
-    A crash or kill mid-write leaves the previous file at `path` intact.
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    state = {"format": FORMAT, "format_version": FORMAT_VERSION, **state}
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            torch.save(state, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, default_file_mode())  # mkstemp makes 0600; a run folder is meant to be shared
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    _fsync_dir(path.parent)
+    """Write `state` (from `build_checkpoint`) to `path` atomically; the previous file survives a crash."""
+    with atomic_path(path) as tmp:
+        torch.save(state, tmp)
 
 
 def load_checkpoint(path: Path, map_location: str | torch.device = "cpu") -> dict:
@@ -129,24 +159,8 @@ def sha256_file(path: Path) -> str:
     return h.hexdigest()
 
 
-def default_file_mode() -> int:
-    """The mode a plain `open(path, "w")` would give a new file: 0o666 less the umask."""
-    mask = os.umask(0)  # the only portable way to read the umask is to set it
-    os.umask(mask)
-    return 0o666 & ~mask
 
 
-def _fsync_dir(folder: Path) -> None:
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:  # not supported on some platforms (Windows)
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
 
 
-__all__ = ["FORMAT_VERSION", "load_checkpoint", "resolve_checkpoint_path", "save_checkpoint", "sha256_file"]
+__all__ = ["FORMAT_VERSION", "CheckpointError", "RESUME_STATE", "build_checkpoint", "load_checkpoint", "resolve_checkpoint_path", "save_checkpoint", "sha256_file"]

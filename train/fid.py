@@ -42,7 +42,7 @@ from facegan.runtime.images import to_uint8
 from .errors import MissingExtraError
 from facegan.runtime.latents import latents
 
-from .checkpoint import default_file_mode
+from facegan.runtime.files import default_file_mode
 
 FID_PROTOCOL = "facegan-fid-v1: tf-inception-v3 pool3 2048-d, uint8 -> tf1-bilinear 299, x/128-1"
 INCEPTION_SIZE = 299

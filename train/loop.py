@@ -27,7 +27,7 @@ from facegan.runtime.errors import FaceganError, UsageError
 from facegan.runtime.latents import latents
 
 from . import distributed, losses
-from .checkpoint import load_checkpoint, save_checkpoint
+from .checkpoint import build_checkpoint, load_checkpoint, save_checkpoint
 from .config import RESUME_CHANGEABLE, ModelConfig, TrainConfig, from_dict
 from .data import DataSpec, ImageData, load_data, normalize, report_skipped
 from .ema import EMA
@@ -182,24 +182,26 @@ class State:
     metrics: dict = field(default_factory=dict)
 
     def to_checkpoint(self) -> dict:
-        return {
-            "model_config": dataclasses.asdict(self.model_cfg),
-            "train_config": dataclasses.asdict(self.train_cfg),
-            "generator": self.g.state_dict(),
-            "generator_ema": self.ema.module.state_dict() if self.ema else None,
-            "ema_updates": self.ema.num_updates if self.ema else 0,
-            "discriminator": self.d.state_dict(),
-            "optimizer_g": self.opt_g.state_dict(),
-            "optimizer_d": self.opt_d.state_dict(),
-            "scheduler_g": self.sched_g.state_dict(),
-            "scheduler_d": self.sched_d.state_dict(),
-            "step": self.step,
-            "epoch": self.epoch,
-            "data_position": {"epoch": self.epoch, "batch": self.batch, "num_images": self.num_images},
-            "rng": rng_state(),
-            "metrics": self.metrics,
-            "facegan_version": __version__,
-        }
+        return build_checkpoint(
+            self.model_cfg,
+            self.train_cfg,
+            generator=self.g.state_dict(),
+            discriminator=self.d.state_dict(),
+            generator_ema=self.ema.module.state_dict() if self.ema else None,
+            ema_updates=self.ema.num_updates if self.ema else 0,
+            optimizers={
+                "optimizer_g": self.opt_g.state_dict(),
+                "optimizer_d": self.opt_d.state_dict(),
+                "scheduler_g": self.sched_g.state_dict(),
+                "scheduler_d": self.sched_d.state_dict(),
+            },
+            step=self.step,
+            epoch=self.epoch,
+            batch=self.batch,
+            num_images=self.num_images,
+            rng=rng_state(),
+            metrics=self.metrics,
+        )
 
     def load(self, ckpt: dict) -> None:
         self.g.load_state_dict(ckpt["generator"])
