@@ -16,7 +16,8 @@ import os
 import sys
 import traceback
 from contextlib import contextmanager
-from typing import Iterator, NoReturn
+from enum import Enum
+from typing import Iterable, Iterator, NoReturn
 
 import typer
 
@@ -64,9 +65,17 @@ def version_callback(value: bool) -> None:
         raise typer.Exit()
 
 
+def choice_enum(name: str, choices: Iterable[str]) -> type[Enum]:
+    """A `str` Enum for typer from a library's tuple of choices, so the choices are declared once.
+
+    Members are named after their values (`wgan-gp` becomes `wgan_gp`); `.value` is the choice.
+    """
+    return Enum(name, {c.replace("-", "_"): c for c in choices}, type=str)
+
+
 def make_app(help: str) -> typer.Typer:
     """A single-command typer app with the settings every facegan tool shares (-h, no completion)."""
     return typer.Typer(help=help, context_settings=CONTEXT_SETTINGS, add_completion=False, rich_markup_mode=None)
 
 
-__all__ = ["CONTEXT_SETTINGS", "exit_codes", "fail", "make_app", "one_line", "require_extra", "version_callback"]
+__all__ = ["CONTEXT_SETTINGS", "choice_enum", "exit_codes", "fail", "make_app", "one_line", "require_extra", "version_callback"]
