@@ -15,28 +15,19 @@ from __future__ import annotations
 import argparse
 import tempfile
 import time
-import warnings
 from pathlib import Path
 
 import common
-from bench_generate import random_checkpoint
 
 FORMATS = ("onnx", "torchscript")
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--checkpoint", type=Path, help="Export this checkpoint (file or run folder) instead of a random one.")
-    p.add_argument("--preset", default="dcgan", help="Preset of the random model (default: dcgan).")
-    p.add_argument("--image-size", type=int, help="Image size of the random model (default: the preset's; quick: 32).")
-    p.add_argument("--ngf", type=int, help="Generator width of the random model (default: the preset's; quick: 8).")
+    p = common.parser(__doc__)
+    common.add_model_arguments(p, "Export")
     p.add_argument("--rounds", type=int, help="Exports per format; the first is reported apart as the cold one (default: 4; quick: 1).")
-    p.add_argument("--results", type=Path, default=common.DEFAULT_RESULTS, help="JSON-lines file to append to.")
-    p.add_argument("--quick", action="store_true", help="A short run with a tiny model, for CI smoke tests.")
     args = p.parse_args(argv)
-    if args.quick:
-        args.image_size = args.image_size or 32
-        args.ngf = args.ngf or 8
+    common.quick_model(args)
     args.rounds = args.rounds or (1 if args.quick else 4)
     return args
 
@@ -56,18 +47,12 @@ def export_once(fmt: str, checkpoint: Path, folder: Path) -> dict:
 
 def main(argv: list[str] | None = None) -> dict:
     args = parse_args(argv)
-    warnings.filterwarnings("ignore", category=DeprecationWarning, module=r"torch\..*")
-    warnings.filterwarnings("ignore", category=FutureWarning, module=r"torch\..*")
-    import torch
-
-    threads = common.cpu_count()
-    torch.set_num_threads(threads)
-    info = common.system_info(threads)
+    threads, info = common.torch_setup()
     runs: dict[str, list[dict]] = {f: [] for f in FORMATS}
     with tempfile.TemporaryDirectory(prefix="facegan-bench-") as tmp:
         tmp = Path(tmp)
-        checkpoint = args.checkpoint or random_checkpoint(args.preset, tmp, image_size=args.image_size, ngf=args.ngf)
-        from facegan.export.core import load_generator
+        checkpoint = args.checkpoint or common.random_checkpoint(args.preset, tmp, image_size=args.image_size, ngf=args.ngf)
+        from facegan.export import load_generator
 
         model_cfg = load_generator(checkpoint).model_config
         for r in range(args.rounds):
@@ -104,10 +89,7 @@ def main(argv: list[str] | None = None) -> dict:
                   "rounds after the first. 'First export' is the first of its format in the process (ONNX runs first, "
                   "so it alone pays torch's one-off warm-up: what a one-shot `facegan-export --format onnx` sees)."],
     }
-    print(render(record))
-    common.append_jsonl(args.results, record)
-    print(f"\nappended to {args.results}")
-    return record
+    return common.publish(record, render(record), args.results)
 
 
 def render(record: dict) -> str:

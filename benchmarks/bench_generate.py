@@ -19,7 +19,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import warnings
 from pathlib import Path
 
 import numpy as np
@@ -48,19 +47,15 @@ print(json.dumps({"import_s": t1 - t0, "load_s": t2 - t1, "first_image_s": t3 - 
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--checkpoint", type=Path, help="Benchmark this checkpoint (file or run folder) instead of a random one.")
-    p.add_argument("--preset", default="dcgan", help="Preset of the random model (default: dcgan).")
-    p.add_argument("--image-size", type=int, help="Image size of the random model (default: the preset's, 64).")
-    p.add_argument("--ngf", type=int, help="Generator width of the random model (default: the preset's, 64).")
+    p = common.parser(__doc__)
+    common.add_model_arguments(p, "Benchmark")
     p.add_argument("--batch-sizes", default=None, help="Comma-separated batch sizes (default: 1,16,64,256).")
     p.add_argument("--rounds", type=int, default=None, help="Interleaved timing rounds (default: 7; quick: 2).")
     p.add_argument("--round-s", type=float, default=None, help="Seconds per variant per round (default: 0.25).")
     p.add_argument("--cold-starts", type=int, default=None, help="Fresh processes for cold start (default: 7).")
     p.add_argument("--gemm-n", type=int, default=None, help="Matrix side of the GEMM ceiling (default: 2048).")
-    p.add_argument("--results", type=Path, default=common.DEFAULT_RESULTS, help="JSON-lines file to append to.")
-    p.add_argument("--quick", action="store_true", help="A short run with a tiny model, for CI smoke tests.")
     args = p.parse_args(argv)
+    common.quick_model(args)
     quick = args.quick
     args.batch_sizes = (
         tuple(int(b) for b in args.batch_sizes.split(",")) if args.batch_sizes else (QUICK_BATCH_SIZES if quick else BATCH_SIZES)
@@ -69,9 +64,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     args.round_s = args.round_s or (0.03 if quick else 0.25)
     args.cold_starts = args.cold_starts or (1 if quick else 7)
     args.gemm_n = args.gemm_n or (512 if quick else 2048)
-    if quick:
-        args.image_size = args.image_size or 32
-        args.ngf = args.ngf or 8
     return args
 
 
@@ -79,26 +71,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 # The model and its artifacts
 
 
-def random_checkpoint(preset: str, folder: Path, **model_overrides) -> Path:
-    """A checkpoint of a DCGAN-initialised (untrained) model of `preset`: speed does not need training."""
-    import torch
-
-    from facegan.train.checkpoint import build_checkpoint, save_checkpoint
-    from facegan.train.config import resolve
-    from facegan.train.models import build_models
-
-    model_cfg, train_cfg = resolve(preset, model_overrides, {})
-    g, d = build_models(model_cfg, seed=0)
-    state = build_checkpoint(model_cfg, train_cfg, generator=g.state_dict(), discriminator=d.state_dict())
-    path = folder / "random.pt"
-    save_checkpoint(state, path)
-    return path
-
-
 def export_artifacts(checkpoint: Path, folder: Path, fp16: bool) -> dict[str, Path]:
     """ONNX fp32 (+ fp16 for CUDA) and TorchScript files; parity is checked below, cheaply."""
-    from facegan.export.onnx import export_onnx
-    from facegan.export.torchscript import export_torchscript
+    from facegan.export import export_onnx, export_torchscript
 
     out = {
         "onnx": export_onnx(checkpoint, folder / "g.onnx", verify=False).path,
@@ -242,7 +217,7 @@ def layer_profile(onnx_path: Path, batch: int, calls: int, layer_flops: list[int
 # ---------------------------------------------------------------------------------------------
 # A CPU shared with other work
 
-BUSY_LOOP = "while True: pass"
+BUSY_LOOP = "print('busy', flush=True)\nwhile True: pass"
 
 
 def shared_cpu(onnx_path: Path, batch_sizes, rounds: int, round_s: float) -> list[dict]:
@@ -255,10 +230,10 @@ def shared_cpu(onnx_path: Path, batch_sizes, rounds: int, round_s: float) -> lis
 
     sessions = {"runtime defaults": make_session(onnx_path, "cpu"), "threads=1": make_session(onnx_path, "cpu", threads=1)}
     latent_dim = sessions["threads=1"].get_inputs()[0].shape[1]
-    neighbour = subprocess.Popen([sys.executable, "-c", BUSY_LOOP])
+    neighbour = subprocess.Popen([sys.executable, "-c", BUSY_LOOP], stdout=subprocess.PIPE, text=True)
     rows = []
     try:
-        time.sleep(0.5)  # let the neighbour get going
+        neighbour.stdout.readline()  # it is spinning once it has said so
         for batch in batch_sizes:
             z = common_latents(batch, latent_dim)
             variants = {name: (lambda s_: lambda: s_.run(None, {"z": z}))(s) for name, s in sessions.items()}
@@ -307,16 +282,12 @@ def cold_start(onnx_path: Path, repeats: int) -> dict:
 
 def main(argv: list[str] | None = None) -> dict:
     args = parse_args(argv)
-    warnings.filterwarnings("ignore", category=DeprecationWarning, module=r"torch\..*")
-    warnings.filterwarnings("ignore", category=FutureWarning, module=r"torch\..*")
+    threads, info = common.torch_setup()
     import torch
 
-    from facegan.export.core import load_generator
+    from facegan.export import load_generator
     from facegan.runtime.generator import FaceGenerator
 
-    threads = common.cpu_count()
-    torch.set_num_threads(threads)
-    info = common.system_info(threads)
     cuda, cuda_note = has_cuda()
     notes = [
         f"torch.set_num_threads({threads}) (the core count); onnxruntime thread settings per row.",
@@ -329,7 +300,7 @@ def main(argv: list[str] | None = None) -> dict:
     with tempfile.TemporaryDirectory(prefix="facegan-bench-") as tmp:
         tmp = Path(tmp)
         overrides = {"image_size": args.image_size, "ngf": args.ngf}
-        checkpoint = args.checkpoint or random_checkpoint(args.preset, tmp, **overrides)
+        checkpoint = args.checkpoint or common.random_checkpoint(args.preset, tmp, **overrides)
         paths = export_artifacts(checkpoint, tmp, fp16=cuda)
         loaded = load_generator(checkpoint)
         model_cfg = loaded.model_config
@@ -416,10 +387,7 @@ def main(argv: list[str] | None = None) -> dict:
         "targets": targets,
         "notes": notes,
     }
-    print(render(record))
-    common.append_jsonl(args.results, record)
-    print(f"\nappended to {args.results}")
-    return record
+    return common.publish(record, render(record), args.results)
 
 
 def check_targets(rows: list[dict], cold: dict, threads: int) -> list[dict]:

@@ -3,12 +3,12 @@
     .venv/bin/python benchmarks/bench_train.py            # dcgan preset, 64x64, batch 128
     .venv/bin/python benchmarks/bench_train.py --quick    # tiny model and data, for CI smoke
 
-The step: a copy of the body of `facegan.train.loop.train` for the dcgan preset (BCE, n_critic 1,
-no clipping, no EMA): normalise, (1) update D, (2) update G, scheduler steps, the finiteness
-guards. The state is built by the loop's own `build_state` (which applies channels_last) and
-compile wraps the networks as the loop's `_wrap` does; the losses are `facegan.train.losses`.
-Without --quick, one end-to-end `train()` run (eager) cross-checks the copy against the loop's
-logged images/s. Variants run in interleaved rounds; ratios are against eager from the same run.
+The step: `facegan.train.step.train_step`, the one `train()` calls (normalise, (1) update D,
+(2) update G, scheduler steps), on a state from `facegan.train.state.build_state` (which applies
+channels_last), with the networks compiled by `step_networks` as in the loop. Without --quick,
+one end-to-end `train()` run (eager) cross-checks against the loop's logged images/s, which also
+counts data loading and logging. Variants run in interleaved rounds; ratios are against eager
+from the same run.
 
 The data pipeline: a folder of 178x218 JPEG files (CelebA's size; toy faces upscaled) served one
 epoch at a time, decoded every epoch by a DataLoader over the files versus read from the uint8
@@ -23,7 +23,6 @@ import itertools
 import json
 import logging
 import tempfile
-import sys
 import time
 import warnings
 from pathlib import Path
@@ -80,54 +79,18 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def make_step(model_cfg, train_cfg, real_batches: list):
-    """A zero-argument callable doing one training step on the next batch of `real_batches`.
-
-    The body mirrors facegan.train.loop.train (see the module docstring); keep them in step.
-    """
+    """A zero-argument callable doing one `facegan.train.step.train_step` on the next batch of `real_batches`."""
     import torch
 
-    from facegan.train import losses
-    from facegan.train.data import normalize
-    from facegan.train.loop import _is_finite, autocast_for, build_state
+    from facegan.train.state import build_state
+    from facegan.train.step import step_networks, train_step
 
-    device = torch.device("cpu")
-    s = build_state(model_cfg, train_cfg, device, total_steps=10**6)
-    autocast = autocast_for(device, train_cfg.amp)
-    g_train = torch.compile(s.g) if train_cfg.compile else s.g  # as loop._wrap without DDP
-    d_train = torch.compile(s.d) if train_cfg.compile else s.d
+    s = build_state(model_cfg, train_cfg, torch.device("cpu"), total_steps=10**6)
+    nets = step_networks(s)  # compiled when train_cfg.compile, as in train()
     batches = itertools.cycle(real_batches)
-    value_range = model_cfg.value_range
 
     def step() -> None:
-        real = normalize(next(batches).to(device, non_blocking=True), value_range)
-        if train_cfg.channels_last:
-            real = real.contiguous(memory_format=torch.channels_last)
-        n = real.shape[0]
-
-        # (1) Update D
-        noise = torch.randn(n, model_cfg.latent_dim, device=device)
-        real_target, fake_target = losses.d_targets(n, train_cfg.label_smoothing, train_cfg.label_noise, device)
-        with autocast:
-            fake = g_train(noise)
-            real_logits = d_train(real)
-            fake_logits = d_train(fake.detach())
-            loss_d = losses.d_loss(train_cfg.loss, real_logits.float(), fake_logits.float(), real_target, fake_target)
-        s.opt_d.zero_grad(set_to_none=True)
-        loss_d.backward()
-
-        # (2) Update G
-        loss_g = torch.zeros((), device=device)
-        if _is_finite(loss_d):
-            s.opt_d.step()
-            with autocast:
-                loss_g = losses.g_loss(train_cfg.loss, d_train(fake).float())
-            s.opt_g.zero_grad(set_to_none=True)
-            loss_g.backward()
-            if _is_finite(loss_g):
-                s.opt_g.step()
-        s.sched_d.step()
-        s.sched_g.step()
-        _is_finite(loss_d, loss_g)  # the loop's guard rail reads both losses every step
+        train_step(s, next(batches), nets).finite  # noqa: B018  the loop's guard reads `finite` every step
 
     return step
 
@@ -205,17 +168,11 @@ def main(argv: list[str] | None = None) -> dict:
     info = common.system_info(threads)
     model_over = {"image_size": args.image_size, "ngf": args.width, "ndf": args.width}
     model_cfg, train_cfg = resolve(args.preset, model_over, {"batch_size": args.batch_size, "device": "cpu"})
-    uncopied = [name for name, used in (("wgan-gp", train_cfg.loss == "wgan-gp"), ("n_critic > 1", train_cfg.n_critic > 1),
-                                        ("grad_clip", train_cfg.grad_clip > 0), ("ema", train_cfg.ema > 0)) if used]
-    if uncopied:  # the step copy would time something the loop does not run
-        print(f"bench_train.py: the timed step copies the loop for BCE presets without {', '.join(uncopied)}; "
-              f"preset {args.preset!r} uses them", file=sys.stderr)
-        raise SystemExit(2)
     batch = train_cfg.batch_size
     notes = [
         f"torch.set_num_threads({threads}) (the core count).",
-        "Step: a faithful copy of the facegan.train.loop step (dcgan preset: BCE, n_critic 1, no clipping/EMA), "
-        "state from loop.build_state; images/s = batch / median step time.",
+        "Step: facegan.train.step.train_step, the step train() runs, on a state from build_state; "
+        "images/s = batch / median step time.",
         f"{args.warmup_steps} untimed warm-up step(s) per variant (torch.compile's compile time is reported separately); "
         f"{args.rounds} interleaved rounds of {args.steps_per_round} steps.",
     ]

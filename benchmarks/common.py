@@ -12,12 +12,14 @@ this module as `common`. The method, as in nanoGPT's bench.py and onnxruntime_pe
 
 from __future__ import annotations
 
+import argparse
 import datetime as dt
 import json
 import math
 import os
 import platform
 import time
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -84,6 +86,72 @@ def header(title: str, info: dict, notes: Sequence[str] = ()) -> str:
     lines = [f"## {title}", "", facts, ""]
     lines += [f"- {n}" for n in notes]
     return "\n".join(lines + ([""] if notes else []))
+
+
+def torch_setup() -> tuple[int, dict]:
+    """Import torch quietly and give it one thread per core; returns (threads, `system_info`).
+
+    What every script does first, so their numbers share one thread setting. torch's own
+    deprecation and future warnings are machine noise here, not findings.
+    """
+    warnings.filterwarnings("ignore", category=DeprecationWarning, module=r"torch\..*")
+    warnings.filterwarnings("ignore", category=FutureWarning, module=r"torch\..*")
+    import torch
+
+    threads = cpu_count()
+    torch.set_num_threads(threads)
+    return threads, system_info(threads)
+
+
+# ---------------------------------------------------------------------------------------------
+# Command lines
+
+QUICK_IMAGE_SIZE, QUICK_NGF = 32, 8  # the tiny model of --quick
+
+
+def parser(doc: str) -> argparse.ArgumentParser:
+    """A script's parser, described by the first paragraph of its docstring, with --results and --quick."""
+    p = argparse.ArgumentParser(description=doc.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--results", type=Path, default=DEFAULT_RESULTS, help="JSON-lines file to append to.")
+    p.add_argument("--quick", action="store_true", help="A short run with a tiny model, for CI smoke tests.")
+    return p
+
+
+def add_model_arguments(p: argparse.ArgumentParser, verb: str) -> None:
+    """--checkpoint, or the random model to `verb` instead: --preset, --image-size, --ngf."""
+    p.add_argument("--checkpoint", type=Path, help=f"{verb} this checkpoint (file or run folder) instead of a random one.")
+    p.add_argument("--preset", default="dcgan", help="Preset of the random model (default: dcgan).")
+    p.add_argument("--image-size", type=int,
+                   help=f"Image size of the random model (default: the preset's; quick: {QUICK_IMAGE_SIZE}).")
+    p.add_argument("--ngf", type=int, help=f"Generator width of the random model (default: the preset's; quick: {QUICK_NGF}).")
+
+
+def quick_model(args: argparse.Namespace) -> None:
+    """With --quick, the random model is tiny unless --image-size/--ngf say otherwise."""
+    if args.quick:
+        args.image_size = args.image_size or QUICK_IMAGE_SIZE
+        args.ngf = args.ngf or QUICK_NGF
+
+
+# ---------------------------------------------------------------------------------------------
+# Models to measure
+
+
+def random_checkpoint(preset: str, folder: Path, **model_overrides) -> Path:
+    """A checkpoint of a DCGAN-initialised (untrained) model of `preset`: speed does not need training.
+
+    `model_overrides` that are None keep the preset's value (`--image-size` not given).
+    """
+    from facegan.train.checkpoint import build_checkpoint, save_checkpoint
+    from facegan.train.config import resolve
+    from facegan.train.models import build_models
+
+    model_cfg, train_cfg = resolve(preset, model_overrides, {})
+    g, d = build_models(model_cfg, seed=0)
+    state = build_checkpoint(model_cfg, train_cfg, generator=g.state_dict(), discriminator=d.state_dict())
+    path = folder / "random.pt"
+    save_checkpoint(state, path)
+    return path
 
 
 # ---------------------------------------------------------------------------------------------
@@ -233,6 +301,14 @@ def append_jsonl(path: Path, record: dict) -> Path:
     with open(path, "a") as f:
         f.write(json.dumps(record, sort_keys=True, default=_json_default) + "\n")
     return path
+
+
+def publish(record: dict, text: str, results: Path) -> dict:
+    """Print a run's tables (`text`), append its `record` to the `results` JSON lines; return the record."""
+    print(text)
+    append_jsonl(results, record)
+    print(f"\nappended to {results}")
+    return record
 
 
 def _json_default(value):

@@ -6,16 +6,26 @@
 
 Every artifact carries the runtime's metadata contract (`facegan.runtime.metadata`) and has been
 compared with the eager generator at several batch sizes and seeds before it reaches its path.
-Names are imported lazily so `facegan-export --help` starts without loading torch.
+
+Layout, in import order: options (choices, checks; no torch), errors, generator (checkpoint ->
+eval generator -> export module), metadata (the contract as written), parity (cases, tolerances,
+reports; runners come from the formats), publish (names, destinations, staging, all-or-nothing
+writes), onnx and torchscript (convert, serialise, read metadata, run), formats (several at once),
+cli. Names are imported lazily so `facegan-export --help` starts without loading torch.
 """
 
 from __future__ import annotations
 
+import importlib
+
 __all__ = [
     "ExportError",
+    "ExportOptions",
     "ExportResult",
+    "ParityError",
     "ParityMismatchError",
     "default_artifact_path",
+    "export_formats",
     "export_onnx",
     "export_torchscript",
     "load_generator",
@@ -24,22 +34,26 @@ __all__ = [
 ]
 
 _WHERE = {
-    "ExportError": "core",
-    "ExportResult": "core",
-    "default_artifact_path": "core",
-    "load_generator": "core",
-    "ParityMismatchError": "parity",
-    "verify_onnx": "parity",
-    "verify_torchscript": "parity",
+    "ExportError": "errors",
+    "ParityError": "errors",
+    "ParityMismatchError": "errors",
+    "ExportOptions": "options",
+    "ExportResult": "publish",
+    "default_artifact_path": "publish",
+    "load_generator": "generator",
+    "export_formats": "formats",
     "export_onnx": "onnx",
+    "verify_onnx": "onnx",
     "export_torchscript": "torchscript",
+    "verify_torchscript": "torchscript",
 }
 
 
 def __getattr__(name: str):
     if name in _WHERE:
-        import importlib
-
-        module = importlib.import_module(f"{__name__}.{_WHERE[name]}")
-        return getattr(module, name)
+        return getattr(importlib.import_module(f"{__name__}.{_WHERE[name]}"), name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

@@ -13,10 +13,9 @@ from .errors import FaceganError, MetadataError, ProviderError, UsageError
 from .latents import latents, lerp, slerp, truncate
 from .metadata import ModelMetadata
 
-try:  # one version, declared in pyproject.toml and read from the installed distribution
-    __version__ = importlib.metadata.version("facegan")
-except importlib.metadata.PackageNotFoundError:  # a source tree on sys.path without an install
-    __version__ = "0+unknown"
+# One version, declared in pyproject.toml and read from the installed distribution (the package
+# folders are only importable as facegan.* once installed, so there is always one).
+__version__ = importlib.metadata.version("facegan")
 
 __all__ = [
     "FaceGenerator",
@@ -28,13 +27,18 @@ __all__ = [
     "__version__",
     "latents",
     "lerp",
+    "save_gif",
+    "save_grid",
+    "save_images",
     "slerp",
+    "to_pil",
     "truncate",
 ]
 
 
 def __getattr__(name: str):
-    # Imported lazily so `facegan.runtime.latents` & co. work without onnxruntime loaded.
+    # Imported on first use: `import facegan.runtime` (the version, the errors, latents) then loads
+    # neither onnxruntime nor pillow.
     if name == "FaceGenerator":
         from .generator import FaceGenerator
 

@@ -11,30 +11,25 @@ that ran; library errors exit 1 with one line, usage errors exit 2.
 from __future__ import annotations
 
 import logging
-import sys
-from enum import Enum
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
 
-from .console import exit_codes, fail, make_app, version_callback
+from .console import choice_enum, exit_codes, fail, make_app, version_callback
+from .latents import INTERPOLATION_METHODS
+from .session import DEVICES
 
 TOOL = "facegan-generate"
 DEFAULT_N = 16
 
 app = make_app("Generate faces from an exported facegan ONNX model (numpy + onnxruntime, no PyTorch).")
 
-
-class Device(str, Enum):
-    auto = "auto"
-    cpu = "cpu"
-    cuda = "cuda"
-
-
-class Method(str, Enum):
-    slerp = "slerp"
-    lerp = "lerp"
+# The choices are the library's own tuples; the library checks them (once) when it is called.
+Device = choice_enum("Device", DEVICES)
+Method = choice_enum("Method", INTERPOLATION_METHODS)
 
 
 @app.command()
@@ -85,13 +80,11 @@ def generate(
         fail(TOOL, "--grid and --dir are alternatives; give one", code=2)
     if interpolate is not None and n is not None:
         fail(TOOL, "--n does not apply to --interpolate (the morph has --steps frames)", code=2)
-    _log_to_stderr(logging.INFO if verbose else logging.WARNING)
-
     from .generator import FaceGenerator
     from .images import image_format, save_gif, save_grid, save_images
 
     written: list[str] = []
-    with exit_codes(TOOL):
+    with exit_codes(TOOL), _log_to_stderr(logging.INFO if verbose else logging.WARNING):
         # Check where the pictures go before generating them.
         for path, used in ((gif, interpolate is not None), (out, dir is None and (interpolate is None or grid))):
             if used:
@@ -119,29 +112,22 @@ def generate(
     typer.echo(f"provider: {gen.providers[0]} (applied: {', '.join(gen.providers)})")
 
 
-class _StderrHandler(logging.StreamHandler):
-    """Writes to whatever sys.stderr is at the time (test runners swap it between calls)."""
-
-    @property
-    def stream(self):
-        return sys.stderr
-
-    @stream.setter
-    def stream(self, value) -> None:
-        pass
-
-
-def _log_to_stderr(level: int) -> None:
-    """Show facegan.runtime's log on stderr: warnings (a CUDA fallback) always, details with -v.
-
-    Only facegan's logger is configured, not the root one, so an embedding app keeps its own.
-    """
+@contextmanager
+def _log_to_stderr(level: int) -> Iterator[None]:
+    """Show facegan.runtime's log on stderr while the command runs: warnings (a CUDA fallback)
+    always, details with -v. Only facegan's logger is touched, and only for the command's length,
+    so an app that calls the command keeps its own logging as it was."""
     logger = logging.getLogger("facegan.runtime")
+    handler = logging.StreamHandler()  # sys.stderr as it is when the command starts
+    handler.setFormatter(logging.Formatter(f"{TOOL}: %(levelname)s: %(message)s"))
+    old_level = logger.level
     logger.setLevel(level)
-    if not any(isinstance(h, _StderrHandler) for h in logger.handlers):
-        handler = _StderrHandler()
-        handler.setFormatter(logging.Formatter(f"{TOOL}: %(levelname)s: %(message)s"))
-        logger.addHandler(handler)
+    logger.addHandler(handler)
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(old_level)
 
 
 def main() -> None:

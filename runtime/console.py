@@ -22,7 +22,7 @@ from typing import Iterable, Iterator, NoReturn
 import typer
 
 from . import __version__
-from .errors import FaceganError, UsageError, one_line
+from .errors import FaceganError, UsageError
 
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"]}
 
@@ -78,4 +78,4 @@ def make_app(help: str) -> typer.Typer:
     return typer.Typer(help=help, context_settings=CONTEXT_SETTINGS, add_completion=False, rich_markup_mode=None)
 
 
-__all__ = ["CONTEXT_SETTINGS", "choice_enum", "exit_codes", "fail", "make_app", "one_line", "require_extra", "version_callback"]
+__all__ = ["CONTEXT_SETTINGS", "choice_enum", "exit_codes", "fail", "make_app", "require_extra", "version_callback"]

@@ -40,6 +40,8 @@ def atomic_path(path: Path | str, *, fsync: bool = True) -> Iterator[Path]:
         os.chmod(tmp, default_file_mode())
         os.replace(tmp, path)
     except OSError as e:  # name the file the caller asked for, not the temporary one
+        if e.filename not in (None, str(tmp)):  # an error about another file (a nested write): as it is
+            raise
         if e.errno is None:  # e.g. pillow's own errors ("cannot write mode RGB as XBM") carry none
             raise OSError(f"cannot write {path}: {e}") from e
         raise OSError(e.errno, e.strerror or str(e), str(path)) from e

@@ -21,7 +21,6 @@ is thread-safe and generate keeps no state between calls.
 from __future__ import annotations
 
 import logging
-import math
 import numbers
 from pathlib import Path
 
@@ -29,20 +28,19 @@ import numpy as np
 
 from .errors import MetadataError, UsageError
 from .images import to_uint8
-from .latents import check_seed, latents as draw_latents, lerp, slerp, truncate
+from .latents import INTERPOLATION_METHODS, check_seed, latents as draw_latents, lerp, slerp, truncate
 from .metadata import ModelMetadata, parse_metadata
-from .session import check_device, make_session, run_bound, uses_cuda
+from .session import make_session, run_bound, uses_cuda
 
 log = logging.getLogger("facegan.runtime")
 
 MAX_IMAGES = 100_000  # per call: 100k 64x64 RGB images are 1.2 GB of uint8
 DEFAULT_BATCH_SIZE = 64  # images per onnxruntime run; throughput is flat beyond this on CPU
 OUTPUTS = ("uint8", "float")
-METHODS = ("slerp", "lerp")
 
 
 def check_count(value: object, name: str, minimum: int = 1, maximum: int = MAX_IMAGES) -> int:
-    """Return `value` as an int in [minimum, maximum], or raise ValueError naming the argument."""
+    """Return `value` as an int in [minimum, maximum], or raise UsageError naming the argument."""
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
         raise UsageError(f"{name} must be an integer, got {value!r}")
     if not minimum <= value <= maximum:
@@ -50,19 +48,8 @@ def check_count(value: object, name: str, minimum: int = 1, maximum: int = MAX_I
     return int(value)
 
 
-def check_truncation(psi: object) -> float:
-    """Return `psi` as a float >= 0 (1.0 = no truncation), or raise ValueError."""
-    try:
-        value = float(psi) if isinstance(psi, numbers.Real) and not isinstance(psi, bool) else math.nan
-    except OverflowError:  # an int too large for a float
-        value = math.nan
-    if not 0.0 <= value < math.inf:
-        raise UsageError(f"truncation must be a finite number >= 0 (1.0 = off), got {psi!r}")
-    return value
-
-
 def check_latents(z: object, latent_dim: int) -> np.ndarray:
-    """Return `z` as C-contiguous float32 (n, latent_dim), or raise ValueError naming `z`.
+    """Return `z` as C-contiguous float32 (n, latent_dim), or raise UsageError naming `z`.
 
     Any real floating dtype is accepted (float64 from `np.random.randn` is common) and cast to
     float32, the input type of every facegan export; integers and anything else are refused.
@@ -74,7 +61,7 @@ def check_latents(z: object, latent_dim: int) -> np.ndarray:
     if z.ndim != 2 or z.shape[1] != latent_dim:
         raise UsageError(f"z must have shape (n, {latent_dim}), got {z.shape}")
     check_count(z.shape[0], "number of latents (z.shape[0])")
-    with np.errstate(over="ignore"):  # an overflowing cast is reported below, as a ValueError
+    with np.errstate(over="ignore"):  # an overflowing cast is reported below, as a UsageError
         z32 = np.ascontiguousarray(z, dtype=np.float32)
     if not np.isfinite(z32).all():  # checked after the cast: 1e300 in float64 is inf in float32
         raise UsageError("z contains NaN or infinite values (as float32)")
@@ -93,10 +80,9 @@ class FaceGenerator:
         threads: int | None = None,
         batch_size: int = DEFAULT_BATCH_SIZE,
     ) -> None:
-        self.device = check_device(device)
         self.batch_size = check_count(batch_size, "batch_size")
         self.path = Path(model_path)
-        self.session = make_session(self.path, self.device, threads=threads, strict=strict)
+        self.session = make_session(self.path, device, threads=threads, strict=strict)  # checks device, threads
         props = self.session.get_modelmeta().custom_metadata_map
         self.metadata: ModelMetadata = parse_metadata(props, source=str(self.path))
         _check_signature(self.session, self.metadata, str(self.path))
@@ -132,11 +118,10 @@ class FaceGenerator:
             f"latent_dim={self.latent_dim}, output={self.metadata.output_dtype}, providers={self.providers})"
         )
 
+    # Each public method checks its own arguments once, then hands checked values to _generate.
     def latents(self, n: int, seed: int = 0) -> np.ndarray:
         """The float32 (n, latent_dim) latents `generate(n, seed)` uses (before truncation)."""
-        n = check_count(n, "n")
-        seed = check_seed(seed)
-        return draw_latents(seed, n, self.latent_dim)
+        return draw_latents(seed, check_count(n, "n"), self.latent_dim)  # latents() checks the seed
 
     def generate(
         self,
@@ -148,9 +133,8 @@ class FaceGenerator:
         batch_size: int | None = None,
     ) -> np.ndarray:
         """`n` faces from `seed`: uint8 (n, H, W, C) by default, see the module docstring."""
-        truncation = check_truncation(truncation)
         z = self.latents(n, seed)
-        return self.generate_from_latents(z, truncation=truncation, output=output, batch_size=batch_size)
+        return self._generate(z, truncation, self._check_output(output), self._check_batch_size(batch_size))
 
     def generate_from_latents(
         self,
@@ -162,19 +146,7 @@ class FaceGenerator:
     ) -> np.ndarray:
         """Faces for the latents `z` (n, latent_dim), in chunks of `batch_size`."""
         z = check_latents(z, self.latent_dim)
-        truncation = check_truncation(truncation)
-        output = self._check_output(output)
-        batch_size = self.batch_size if batch_size is None else check_count(batch_size, "batch_size")
-        if truncation != 1.0:
-            with np.errstate(over="ignore"):  # overflow is reported below, as a ValueError
-                z = truncate(z, truncation)
-            if not np.isfinite(z).all():
-                raise UsageError(f"truncation {truncation} scales the latents beyond float32")
-        out = np.empty(self._output_shape(len(z), output), dtype=self._output_dtype(output))
-        for start in range(0, len(z), batch_size):
-            stop = min(start + batch_size, len(z))
-            self._run_chunk(z[start:stop], out[start:stop], output)
-        return out
+        return self._generate(z, truncation, self._check_output(output), self._check_batch_size(batch_size))
 
     def interpolate(
         self,
@@ -190,15 +162,30 @@ class FaceGenerator:
         seed_a = check_seed(seed_a, "seed_a")
         seed_b = check_seed(seed_b, "seed_b")
         steps = check_count(steps, "steps", minimum=2)
-        if method not in METHODS:
-            raise UsageError(f"method must be one of {', '.join(METHODS)}, got {method!r}")
+        if method not in INTERPOLATION_METHODS:
+            raise UsageError(f"method must be one of {', '.join(INTERPOLATION_METHODS)}, got {method!r}")
+        output = self._check_output(output)
         # Each end is latent 0 of its seed, i.e. the first face of generate(n, seed).
         a = draw_latents(seed_a, 1, self.latent_dim)[0]
         b = draw_latents(seed_b, 1, self.latent_dim)[0]
         path = slerp(a, b, steps) if method == "slerp" else lerp(a, b, steps)
-        return self.generate_from_latents(path, truncation=truncation, output=output)
+        return self._generate(path, truncation, output, self.batch_size)
 
     # Internals.
+    def _generate(self, z: np.ndarray, truncation: object, output: str, batch_size: int) -> np.ndarray:
+        """Faces for checked float32 latents, in chunks of `batch_size` into one preallocated result."""
+        z = truncate(z, truncation)  # checks truncation; 1.0 leaves z as it is
+        if not np.isfinite(z).all():
+            raise UsageError(f"truncation {truncation} scales the latents beyond float32")
+        out = np.empty(self._output_shape(len(z), output), dtype=self._output_dtype(output))
+        for start in range(0, len(z), batch_size):
+            stop = min(start + batch_size, len(z))
+            self._run_chunk(z[start:stop], out[start:stop], output)
+        return out
+
+    def _check_batch_size(self, batch_size: object) -> int:
+        return self.batch_size if batch_size is None else check_count(batch_size, "batch_size")
+
     def _check_output(self, output: object) -> str:
         if output not in OUTPUTS:
             raise UsageError(f"output must be one of {', '.join(OUTPUTS)}, got {output!r}")

@@ -7,13 +7,12 @@ uint8 graph tail and the runtime all agree with it to within one level. `save_gr
 
 from __future__ import annotations
 
-import os
-import threading
 from pathlib import Path
 
 import numpy as np
 
 from .errors import UsageError
+from .files import atomic_path
 
 
 def to_uint8(x: np.ndarray, value_range: tuple[float, float]) -> np.ndarray:
@@ -32,7 +31,7 @@ def nchw_to_nhwc(x: np.ndarray) -> np.ndarray:
 
 
 def check_images(images: object, name: str = "images") -> np.ndarray:
-    """Return `images` if it is uint8 (N, H, W, C) with C in (1, 3, 4), else raise ValueError."""
+    """Return `images` if it is uint8 (N, H, W, C) with C in (1, 3, 4), else raise UsageError."""
     if not isinstance(images, np.ndarray) or images.dtype != np.uint8:
         kind = getattr(images, "dtype", type(images).__name__)
         raise UsageError(f"{name} must be a uint8 numpy array (N, H, W, C), got {kind}")
@@ -82,7 +81,6 @@ def save_images(images: np.ndarray, folder: str | Path, prefix: str = "face", su
     """Write each image as `folder/{prefix}-{i:0Nd}{suffix}` (zero-padded, N >= 4); returns the paths."""
     images = check_images(images)
     folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
     width = max(4, len(str(len(images) - 1)))
     paths = []
     for i, image in enumerate(images):
@@ -108,7 +106,7 @@ def save_gif(frames: np.ndarray, path: str | Path, duration_ms: int = 80, loop: 
 
 
 def image_format(path: Path) -> str:
-    """Pillow's format name for the suffix of `path` (".png" -> "PNG"), or ValueError naming it."""
+    """Pillow's format name for the suffix of `path` (".png" -> "PNG"), or UsageError naming it."""
     from PIL import Image
 
     if path.is_dir():
@@ -120,18 +118,9 @@ def image_format(path: Path) -> str:
 
 
 def _atomic_save(path: Path, write) -> Path:
-    """`write(tmp, format)` to a temporary file beside `path`, then rename: readers never see half a
-    file. The format comes from the suffix of `path` itself, checked before anything is written."""
+    """`write(tmp, format)` through `files.atomic_path`, the format from the suffix of `path` itself
+    (checked before anything is written: pillow would otherwise guess it from the temporary name)."""
     fmt = image_format(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
-    try:
+    with atomic_path(path) as tmp:
         write(tmp, fmt)
-        os.replace(tmp, path)
-    except OSError as e:  # name the file the caller asked for, not the temporary one
-        if e.errno is None:  # pillow's own errors ("cannot write mode RGB as XBM") carry none
-            raise OSError(f"cannot write {path}: {e}") from None
-        raise OSError(e.errno, e.strerror or str(e), str(path)) from None
-    finally:
-        tmp.unlink(missing_ok=True)
     return path

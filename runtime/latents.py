@@ -8,15 +8,18 @@ checks and the runtime, on any machine. Changing this function changes every fac
 
 from __future__ import annotations
 
+import math
 import numbers
 
 import numpy as np
 
 from .errors import UsageError
 
+INTERPOLATION_METHODS = ("slerp", "lerp")  # the paths `interpolate` can follow; slerp is the default
+
 
 def check_seed(seed: object, name: str = "seed") -> int:
-    """Return `seed` as an int, or raise ValueError naming the argument."""
+    """Return `seed` as an int, or raise UsageError (a ValueError) naming the argument."""
     if isinstance(seed, bool) or not isinstance(seed, numbers.Integral):
         raise UsageError(f"{name} must be a non-negative integer, got {seed!r}")
     if seed < 0:
@@ -30,11 +33,22 @@ def latents(seed: int, n: int, dim: int) -> np.ndarray:
     return np.random.default_rng(seed).standard_normal((n, dim), dtype=np.float32)
 
 
+def check_truncation(psi: object) -> float:
+    """Return `psi` as a float >= 0 (1.0 = no truncation), or raise UsageError."""
+    try:
+        value = float(psi) if isinstance(psi, numbers.Real) and not isinstance(psi, bool) else math.nan
+    except OverflowError:  # an int too large for a float
+        value = math.nan
+    if not 0.0 <= value < math.inf:
+        raise UsageError(f"truncation must be a finite number >= 0 (1.0 = off), got {psi!r}")
+    return value
+
+
 def truncate(z: np.ndarray, psi: float) -> np.ndarray:
     """Scale latents toward the mean of the prior (zero) by `psi`: less variety, fewer artefacts."""
-    if not np.isfinite(psi) or psi < 0:
-        raise UsageError(f"truncation must be a finite number >= 0, got {psi}")
-    return (z * np.float32(psi)).astype(np.float32)
+    psi = check_truncation(psi)
+    with np.errstate(over="ignore"):  # the caller sees the overflow as inf and names it
+        return (z * np.float32(psi)).astype(np.float32)
 
 
 def lerp(a: np.ndarray, b: np.ndarray, steps: int) -> np.ndarray:

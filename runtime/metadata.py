@@ -33,7 +33,7 @@ import json
 import math
 from dataclasses import dataclass, field
 
-from .errors import MetadataError
+from .errors import MetadataError, UsageError
 
 PREFIX = "facegan."
 FORMAT_VERSION = 1
@@ -60,8 +60,6 @@ REQUIRED_KEYS = (
     "torch_version",
     "facegan_version",
 )
-OPTIONAL_KEYS = ("onnx_version", "parity")
-
 LAYOUTS = {"float32": "NCHW", "uint8": "NHWC"}
 
 
@@ -103,7 +101,7 @@ def build_metadata(
 ) -> dict[str, str]:
     """The full `facegan.*` key/value map for an export (strings only)."""
     if output_dtype not in LAYOUTS:
-        raise ValueError(f"output_dtype must be one of {sorted(LAYOUTS)}, got {output_dtype!r}")
+        raise UsageError(f"output_dtype must be one of {sorted(LAYOUTS)}, got {output_dtype!r}")
     value_range = [0.0, 255.0] if output_dtype == "uint8" else list(model_config["value_range"])
     meta = {
         "format_version": str(FORMAT_VERSION),
@@ -166,7 +164,7 @@ def parse_metadata(props: dict[str, str], source: str = "model") -> ModelMetadat
             extra={k: v for k, v in ours.items() if k not in REQUIRED_KEYS},
         )
     except (ValueError, TypeError) as e:  # json.JSONDecodeError is a ValueError
-        raise MetadataError(f"{source} has malformed facegan metadata: {e}") from None
+        raise MetadataError(f"{source} has malformed facegan metadata: {e}") from e
     if LAYOUTS.get(meta.output_dtype) != meta.output_layout:
         raise MetadataError(
             f"{source} metadata: output_dtype {meta.output_dtype!r} with layout "

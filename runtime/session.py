@@ -5,8 +5,11 @@ onnxruntime silently falls back to the CPU when the CUDA provider cannot load, a
 relies on defaults: providers are always passed, the applied ones are read back from the session
 and logged, and `strict=True` turns a CUDA fallback into a ProviderError.
 
-    providers = select_providers("auto", onnxruntime.get_available_providers())
     session = make_session("celeba-g.onnx", device="auto", threads=None, strict=False)
+    session.get_providers()   # what onnxruntime really applied, e.g. ["CPUExecutionProvider"]
+
+`make_session` is the entry point and checks `device` once (FaceGenerator relies on it);
+`select_providers` takes a checked device, `session_options` checks `threads`.
 """
 
 from __future__ import annotations
@@ -17,11 +20,11 @@ from pathlib import Path
 import numpy as np
 import onnxruntime as ort
 
-from .errors import FaceganError, MetadataError, ProviderError, UsageError
+from .errors import FaceganError, MetadataError, ProviderError, UsageError, one_line
 
 log = logging.getLogger("facegan.runtime")
 
-DEVICES = ("auto", "cpu", "cuda")
+DEVICES = ("auto", "cpu", "cuda")  # the `device` argument: "auto" is CUDA when onnxruntime offers it
 CUDA = "CUDAExecutionProvider"
 CPU = "CPUExecutionProvider"
 
@@ -35,7 +38,7 @@ DEFAULT_THREADS = 0
 
 
 def check_device(device: object) -> str:
-    """Return `device` lower-cased, or raise ValueError naming the argument."""
+    """Return `device` lower-cased, or raise UsageError naming the argument."""
     if not isinstance(device, str) or device.lower() not in DEVICES:
         raise UsageError(f"device must be one of {', '.join(DEVICES)}, got {device!r}")
     return device.lower()
@@ -51,21 +54,20 @@ def check_threads(threads: object) -> int:
 
 
 def select_providers(device: str, available: list[str]) -> list[str]:
-    """Providers to request for `device`, given onnxruntime's available list.
+    """Providers to request for a checked `device`, given onnxruntime's available list.
 
     "cpu" -> CPU only; "cuda" and "auto" -> CUDA then CPU when CUDA is available, else CPU only.
     CPU always comes last so onnxruntime can place nodes CUDA lacks kernels for. Requesting CUDA
     when it is not available only earns a warning from onnxruntime, so it is left out here and
     the caller decides (strict mode) whether that is an error.
     """
-    device = check_device(device)
     if device != "cpu" and CUDA in available:
         return [CUDA, CPU]
     return [CPU]
 
 
 def session_options(threads: int | None = None) -> ort.SessionOptions:
-    """Session options: intra-op threads as given, sequential execution, all graph optimisations.
+    """Session options: intra-op threads as given (checked here), sequential, all graph optimisations.
 
     Sequential mode and ORT_ENABLE_ALL are onnxruntime's defaults, set here on purpose: a
     generator is a chain of layers, so the parallel executor has nothing to overlap (measured no
@@ -108,7 +110,7 @@ def make_session(
     try:
         session = ort.InferenceSession(str(path), sess_options=opts, providers=providers)
     except Exception as e:  # onnxruntime raises its own exception types from pybind
-        raise MetadataError(f"{path} is not a loadable ONNX model: {_one_line(e)}") from None
+        raise MetadataError(f"{path} is not a loadable ONNX model: {one_line(e)}") from e
     applied = list(session.get_providers())
     log.info("onnxruntime session for %s: requested %s, applied %s", path.name, providers, applied)
     if CUDA in providers and CUDA not in applied:
@@ -129,8 +131,8 @@ def run_bound(session: ort.InferenceSession, input_name: str, output_name: str, 
 
     On CUDA, `session.run` copies the output from the device into a fresh array that the caller
     then copies again; binding `out` (a C-contiguous slice of the preallocated result) lets
-    onnxruntime copy the device buffer once, into its final place. Also works on the CPU provider,
-    which is how it is tested without a GPU. A new binding per call keeps this thread-safe.
+    onnxruntime copy the device buffer once, into its final place. It works on the CPU provider
+    too (where it saves nothing). A new binding per call keeps this thread-safe.
     """
     if not out.flags.c_contiguous:
         raise UsageError("out must be C-contiguous to be bound as an output buffer")
@@ -145,7 +147,3 @@ def run_bound(session: ort.InferenceSession, input_name: str, output_name: str, 
         buffer_ptr=out.ctypes.data,
     )
     session.run_with_iobinding(binding)
-
-
-def _one_line(error: Exception) -> str:
-    return " ".join(str(error).split())

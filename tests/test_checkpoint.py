@@ -110,8 +110,8 @@ def test_damaged_fields_are_refused_in_one_line(tmp_path, changes, message):
 
 
 def test_damaged_configs_are_refused_by_export_and_resume(tmp_path):
-    from facegan.export.core import load_generator
-    from facegan.train.loop import resume_from
+    from facegan.export import load_generator
+    from facegan.train.resume import resume_from
 
     path = _damaged(tmp_path, model_config={"latent_dim": "many", "image_size": 32})
     for load in (load_generator, resume_from):

@@ -19,7 +19,8 @@ from facegan.export import export_onnx  # noqa: E402
 from facegan.runtime import FaceGenerator, latents  # noqa: E402
 from facegan.train.checkpoint import load_checkpoint  # noqa: E402
 from facegan.train.config import ModelConfig, from_dict, resolve  # noqa: E402
-from facegan.train.loop import resume_from, train  # noqa: E402
+from facegan.train.loop import train  # noqa: E402
+from facegan.train.resume import resume_from  # noqa: E402
 from facegan.train.models import generator_from_state  # noqa: E402
 
 FIXTURES = Path(__file__).parent / "fixtures" / "v0.1"

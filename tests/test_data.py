@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import socket
 from pathlib import Path
@@ -13,8 +14,18 @@ from PIL import Image
 
 from facegan.train.errors import DataError
 from facegan.runtime.images import to_uint8
-from facegan.train import data as data_mod
-from facegan.train.data import DataSpec, celeba_folder, decode_image, list_images, load_data, normalize
+from facegan.train.data import sources as sources_mod
+from facegan.train.data import (
+    ArrayImages,
+    DataSpec,
+    DecodedImages,
+    celeba_folder,
+    decode_image,
+    list_images,
+    load_data,
+    normalize,
+    source_fingerprint,
+)
 from facegan.train.toyfaces import toy_faces
 
 
@@ -149,7 +160,8 @@ def test_corrupt_files_skipped_and_listed(jpeg_folder, tmp_path, caplog):
     (jpeg_folder / "zz-garbage.jpg").write_bytes(b"\x00garbage")
     truncated_jpeg(jpeg_folder / "zz-truncated.jpg")
     run_dir = tmp_path / "run"
-    d = load_data(spec(jpeg_folder, tmp_path / "cache"), run_dir=run_dir)
+    run_dir.mkdir()
+    d = load_data(spec(jpeg_folder, tmp_path / "cache"), skipped_file=run_dir / "skipped-files.txt")
     assert len(d) == 24 and d.num_skipped == 2
     assert "2 skipped" in d.description
     listed = (run_dir / "skipped-files.txt").read_text().splitlines()
@@ -157,8 +169,8 @@ def test_corrupt_files_skipped_and_listed(jpeg_folder, tmp_path, caplog):
     assert [line.split("\t")[0] for line in listed] == expected
     assert sum("skipped 2 unreadable" in r.getMessage() for r in caplog.records) == 1
     # The cache remembers what it skipped: a second run lists the same files without decoding.
-    again = load_data(spec(jpeg_folder, tmp_path / "cache"), run_dir=tmp_path / "run2")
-    assert again.num_skipped == 2 and (tmp_path / "run2" / "skipped-files.txt").read_text().splitlines() == listed
+    again = load_data(spec(jpeg_folder, tmp_path / "cache"), skipped_file=tmp_path / "run2.txt")
+    assert again.num_skipped == 2 and (tmp_path / "run2.txt").read_text().splitlines() == listed
     # Uncached: the header check skips garbage; the clean images match the cache exactly.
     (jpeg_folder / "zz-truncated.jpg").unlink()
     uncached = load_data(spec(jpeg_folder))
@@ -187,9 +199,9 @@ def test_cache_built_once_then_reused_without_decoding(jpeg_folder, tmp_path, mo
     def no_decoding(*a, **k):
         raise AssertionError("decoded although the cache exists")
 
-    monkeypatch.setattr(data_mod, "decode_image", no_decoding)
+    monkeypatch.setattr(sources_mod, "decode_image", no_decoding)
     d2 = load_data(spec(jpeg_folder, cache))
-    assert d2.cache_path == d1.cache_path and isinstance(d2._images, np.memmap)
+    assert d2.cache_path == d1.cache_path and isinstance(d2.images, np.memmap)
     for a, b in zip(first, all_batches(d2), strict=True):
         assert torch.equal(a, b)
     # Another size or crop, or a changed file, is another cache: it must decode.
@@ -221,21 +233,37 @@ def test_cached_and_uncached_batches_identical(jpeg_folder, tmp_path):
 def test_parallel_decoding_matches_serial(jpeg_folder, tmp_path):
     serial = load_data(spec(jpeg_folder, tmp_path / "c0", workers=0))
     parallel = load_data(spec(jpeg_folder, tmp_path / "c2", workers=2))
-    assert np.array_equal(serial._images, parallel._images)
+    assert np.array_equal(serial.images, parallel.images)
     uncached = load_data(spec(jpeg_folder, workers=2))
     for x, y in zip(all_batches(serial, epoch=3), all_batches(uncached, epoch=3), strict=True):
         assert torch.equal(x, y)
 
 
-def test_toy_faces_cached_equals_in_memory(tmp_path):
-    mem = load_data(DataSpec("toy-faces", 32, toy_faces=20, seed=2))
+def test_toy_faces_cached_equals_drawn_every_epoch(tmp_path):
+    drawn = load_data(DataSpec("toy-faces", 32, toy_faces=20, seed=2))
     cached = load_data(DataSpec("toy-faces", 32, toy_faces=20, seed=2, cache_dir=tmp_path))
     again = load_data(DataSpec("toy-faces", 32, toy_faces=20, seed=2, cache_dir=tmp_path))
-    assert len(mem) == 20 and mem.description == "toy-faces (seed 2) (20 images, 32 px)"
+    assert isinstance(drawn, DecodedImages) and isinstance(again, ArrayImages)
+    assert len(drawn) == 20 and drawn.description == "toy-faces (seed 2) (20 images, 32 px)"
     expected = torch.from_numpy(toy_faces(20, 32, seed=2)).permute(0, 3, 1, 2)
-    for d in (mem, cached, again):
+    for d in (drawn, cached, again):
         assert torch.equal(d.sample(100), expected)
-    assert isinstance(again._images, np.memmap)
+    assert isinstance(again.images, np.memmap)
+    for x, y in zip(all_batches(drawn, epoch=2), all_batches(again, epoch=2), strict=True):
+        assert torch.equal(x, y)
+
+
+@pytest.mark.parametrize("source", ["toy-faces", "folder"])
+def test_one_key_names_the_cache_and_the_fingerprint(jpeg_folder, tmp_path, source):
+    """The decode cache file and source_fingerprint (FID statistics) are one key; it follows the pixels."""
+    s = spec("toy-faces" if source == "toy-faces" else jpeg_folder, tmp_path / "cache", toy_faces=8)
+    d = load_data(s)
+    assert d.cache_path.name == f"{source_fingerprint(s)}.npy" and d.fingerprint == source_fingerprint(s)
+    assert load_data(spec(s.source, toy_faces=8)).fingerprint == d.fingerprint  # uncached: the same pixels
+    others = [dataclasses.replace(s, image_size=16)]
+    others += [dataclasses.replace(s, seed=1), dataclasses.replace(s, toy_faces=9)] if source == "toy-faces" else [
+        dataclasses.replace(s, crop=150)]
+    assert len({source_fingerprint(o) for o in others} | {d.fingerprint}) == len(others) + 1
 
 
 # --- batch order ---------------------------------------------------------------------------------
@@ -262,11 +290,12 @@ def test_batches_follow_distributed_sampler(toy):
 
 @pytest.mark.parametrize("cached", [True, False])
 def test_resume_mid_epoch_equals_tail(jpeg_folder, tmp_path, monkeypatch, cached):
+    decoded = []
+    real = sources_mod.decode_image
+    monkeypatch.setattr(sources_mod, "decode_image", lambda path, **kw: decoded.append(path) or real(path, **kw))
     d = load_data(spec(jpeg_folder, tmp_path / "cache" if cached else None))
     full = all_batches(d, epoch=1)
-    decoded = []
-    real = data_mod.decode_image
-    monkeypatch.setattr(data_mod, "decode_image", lambda *a: decoded.append(a[0]) or real(*a))
+    decoded.clear()
     tail = all_batches(d, epoch=1, start_batch=4)
     assert len(tail) == 2
     for x, y in zip(full[4:], tail):

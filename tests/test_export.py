@@ -18,41 +18,28 @@ ort = pytest.importorskip("onnxruntime")
 
 from conftest import write_checkpoint  # noqa: E402
 
-from facegan.export import ExportError, ParityMismatchError, export_onnx, export_torchscript  # noqa: E402
-from facegan.export import core, parity  # noqa: E402
+from facegan.export import ExportError, ParityMismatchError, export_formats, export_onnx, export_torchscript  # noqa: E402
+from facegan.export import generator, options, parity, publish  # noqa: E402
+from facegan.export.errors import ParityError  # noqa: E402
+from facegan.export.onnx import VARIANTS as ORT_VARIANTS  # noqa: E402
 from facegan.export.onnx import read_metadata as read_onnx_metadata  # noqa: E402
-from facegan.export.parity import verify_onnx, verify_torchscript  # noqa: E402
+from facegan.export.onnx import verify_onnx  # noqa: E402
 from facegan.export.torchscript import read_metadata as read_ts_metadata  # noqa: E402
-from facegan.export.errors import ParityError
-from facegan.train.errors import CheckpointError  # noqa: E402
+from facegan.export.torchscript import verify_torchscript  # noqa: E402
+from facegan.runtime.errors import UsageError  # noqa: E402
 from facegan.runtime.images import nchw_to_nhwc, to_uint8  # noqa: E402
 from facegan.runtime.latents import latents  # noqa: E402
 from facegan.runtime.metadata import parse_metadata  # noqa: E402
-from facegan.train.checkpoint import load_checkpoint, save_checkpoint  # noqa: E402
+from facegan.train.checkpoint import load_checkpoint  # noqa: E402
 from facegan.train.config import PRESETS  # noqa: E402
+from facegan.train.errors import CheckpointError  # noqa: E402
 
 FAST = dict(batch_sizes=(1, 3), seeds=(0, 1))  # parity cases enough for shape tests
 
 
-def _with_contrast(path: Path, gain: float = 400.0) -> Path:
-    """Scale the last layer so the untrained generator's outputs span its whole value range."""
-    state = load_checkpoint(path)
-    last = [k for k, v in state["generator"].items() if v.dim() == 4][-1]
-    state["generator"][last] = state["generator"][last] * gain
-    save_checkpoint(state, path)
-    return path
-
-
-def _with_distinct_ema(path: Path) -> Path:
-    state = load_checkpoint(path)
-    state["generator_ema"] = {k: (v * 0.5 if v.is_floating_point() and v.dim() == 4 else v) for k, v in state["generator"].items()}
-    save_checkpoint(state, path)
-    return path
-
-
 def eager(ckpt: Path, z: np.ndarray, weights: str = "auto") -> np.ndarray:
-    loaded = core.load_generator(ckpt, weights)
-    return core.eager_reference(loaded, z, "float")
+    loaded = generator.load_generator(ckpt, weights)
+    return generator.eager_reference(loaded, z, "float")
 
 
 def run_onnx(path: Path, z: np.ndarray) -> np.ndarray:
@@ -88,8 +75,8 @@ def test_stem_gemm_equals_the_stem_it_replaces(stem):
         norm.running_var.copy_(torch.rand_like(norm.running_var) + 0.5)
         z = torch.randn(5, 100)
         x = z.reshape(5, 100, 1, 1) if stem == "convtranspose" else z
-        torch.testing.assert_close(core.StemGemm(g.stem)(x), g.stem(x), atol=1e-5, rtol=1e-5)
-    assert not any(p.requires_grad for p in core.StemGemm(g.stem).parameters())
+        torch.testing.assert_close(generator.StemGemm(g.stem)(x), g.stem(x), atol=1e-5, rtol=1e-5)
+    assert not any(p.requires_grad for p in generator.StemGemm(g.stem).parameters())
 
 
 # --- every preset, both formats --------------------------------------------------------------
@@ -97,17 +84,16 @@ def test_stem_gemm_equals_the_stem_it_replaces(stem):
 
 @pytest.mark.parametrize("preset", sorted(PRESETS))
 def test_every_preset_exports_to_onnx_with_parity_and_metadata(tmp_path, preset):
-    # Gain 40: outputs spread over the value range, so parity compares real-looking images.
-    ckpt = _with_contrast(write_checkpoint(tmp_path / "ckpt.pt", preset), 40.0)
+    ckpt = write_checkpoint(tmp_path / "ckpt.pt", preset)
     result = export_onnx(ckpt, tmp_path / "g.onnx")
 
     assert result.path == tmp_path / "g.onnx" and result.path.is_file()
     assert result.parity["passed"] and result.parity["num_failed"] == 0
     # 2 ORT variants (optimisations ALL and DISABLED) x 3 batch sizes x 3 seeds
     assert result.parity["num_cases"] == 18
-    assert {c["variant"] for c in result.parity["cases"]} == set(parity.ORT_VARIANTS)
+    assert {c["variant"] for c in result.parity["cases"]} == set(ORT_VARIANTS)
     assert result.parity["max_abs_diff"] <= parity.ATOL_FP32
-    assert core.EXPORT_BATCH_SIZE not in result.parity["batch_sizes"]
+    assert options.EXPORT_BATCH_SIZE not in result.parity["batch_sizes"]
 
     model = onnx.load(str(result.path))
     onnx.checker.check_model(model, full_check=True)
@@ -139,8 +125,7 @@ def test_every_preset_exports_to_onnx_with_parity_and_metadata(tmp_path, preset)
 
 @pytest.mark.parametrize("preset", sorted(PRESETS))
 def test_every_preset_exports_to_torchscript_with_parity_and_metadata(tmp_path, preset):
-    # Gain 40: outputs spread over the value range, so parity compares real-looking images.
-    ckpt = _with_contrast(write_checkpoint(tmp_path / "ckpt.pt", preset), 40.0)
+    ckpt = write_checkpoint(tmp_path / "ckpt.pt", preset)
     result = export_torchscript(ckpt, tmp_path / "g.ts.pt")
 
     assert result.parity["passed"] and result.parity["num_cases"] == 9
@@ -182,11 +167,11 @@ def test_dynamic_batch_axis_runs_batch_1_and_256(tmp_path):
 
 @pytest.mark.parametrize("preset", ["dcgan", "dcgan-sigmoid"])
 def test_uint8_output_is_eager_output_denormalised_in_nhwc(tmp_path, preset):
-    ckpt = _with_contrast(write_checkpoint(tmp_path / "ckpt.pt", preset))
+    ckpt = write_checkpoint(tmp_path / "ckpt.pt", preset)
     onnx_result = export_onnx(ckpt, tmp_path / "g.onnx", output="uint8", **FAST)
     ts_result = export_torchscript(ckpt, tmp_path / "g.ts.pt", output="uint8", **FAST)
     z = latents(9, 5, 100)
-    loaded = core.load_generator(ckpt)
+    loaded = generator.load_generator(ckpt)
     expected = nchw_to_nhwc(to_uint8(eager(ckpt, z), loaded.value_range))
     for result, run in ((onnx_result, run_onnx), (ts_result, run_ts)):
         got = run(result.path, z)
@@ -202,7 +187,7 @@ def test_uint8_tail_rounds_and_clips_exactly_like_to_uint8():
     # Values on and around rounding boundaries, and outside the range.
     values = np.array([-1.5, -1.0, -0.999, 0.0, 1 / 255, 3 / 255, 0.5, 0.999, 1.0, 1.2], dtype=np.float32)
     for value_range in ((-1.0, 1.0), (0.0, 1.0)):
-        module = core.ExportModule(torch.nn.Identity(), value_range, "fp32", "uint8")
+        module = generator.ExportModule(torch.nn.Identity(), value_range, "fp32", "uint8")
         x = np.broadcast_to(values, (1, 2, 1, values.size)).copy()  # NCHW: C=2, H=1, W=10
         got = module(torch.from_numpy(x)).numpy()
         np.testing.assert_array_equal(got, nchw_to_nhwc(to_uint8(x, value_range)))
@@ -224,20 +209,71 @@ def test_fp16_export_keeps_float32_edges_and_records_looser_tolerance(tmp_path):
     assert run_ts(ts.path, latents(0, 2, 100)).dtype == np.float32
 
 
-def test_weights_auto_prefers_ema_and_raw_exports_the_trained_weights(tmp_path):
-    ckpt = _with_distinct_ema(write_checkpoint(tmp_path / "ckpt.pt", ema=True))
+def test_the_fixture_signal_is_far_above_the_fp16_tolerance(tmp_path):
+    """fp16 parity can only tell a right artifact from a wrong one if the images differ by more
+    than its tolerance: per image, from a constant, from another seed's and from the raw weights'."""
+    ckpt = write_checkpoint(tmp_path / "ckpt.pt", ema=True)
+    z = latents(0, 8, 100)
+    ema, raw, other_seed = eager(ckpt, z, "ema"), eager(ckpt, z, "raw"), eager(ckpt, latents(1, 8, 100), "ema")
+    floor = 10 * parity.ATOL_FP16
+    for wrong in (np.full_like(ema, ema.mean()), raw, other_seed):
+        assert np.abs(ema - wrong).reshape(len(z), -1).max(axis=1).min() > floor
+    assert ema.max() - ema.min() > 1.0  # most of tanh's range [-1, 1]
+
+
+class _Wrong(torch.nn.Module):
+    """A generator gone wrong: a constant image, or the image of another latent (a wrong seed)."""
+
+    def __init__(self, g: torch.nn.Module, how: str):
+        super().__init__()
+        self.g, self.how = g, how
+
+    def forward(self, z):
+        return self.g(z) * 0.0 if self.how == "constant" else self.g(-z)
+
+
+@pytest.mark.parametrize("wrong", ["constant", "other-latents", "raw-weights"])
+def test_fp16_parity_fails_for_a_wrong_artifact(tmp_path, monkeypatch, wrong):
+    ckpt = write_checkpoint(tmp_path / "ckpt.pt", ema=True)
+    original = publish.build_export_module
+
+    def wrong_module(loaded, dtype, output):
+        if wrong == "raw-weights":  # the metadata will say ema: the artifact holds the raw weights
+            return original(generator.load_generator(ckpt, "raw"), dtype, output)
+        module = original(loaded, dtype, output)
+        module.generator = _Wrong(module.generator, wrong)
+        return module
+
+    monkeypatch.setattr(publish, "build_export_module", wrong_module)
+    for export, name in ((export_onnx, "g.onnx"), (export_torchscript, "g.ts.pt")):
+        with pytest.raises(ParityMismatchError) as info:
+            export(ckpt, tmp_path / name, dtype="fp16", weights="ema", **FAST)
+        report = info.value.report
+        assert report["atol"] == parity.ATOL_FP16 and report["num_failed"] == report["num_cases"]
+        assert report["max_abs_diff"] > 10 * parity.ATOL_FP16
+        assert not (tmp_path / name).exists()
+
+
+def test_weights_ema_and_raw_export_different_generators_and_say_which(tmp_path):
+    ckpt = write_checkpoint(tmp_path / "ckpt.pt", ema=True)
     z = latents(0, 2, 100)
     auto = export_onnx(ckpt, tmp_path / "auto.onnx", **FAST)
+    ema = export_onnx(ckpt, tmp_path / "ema.onnx", weights="ema", **FAST)
     raw = export_onnx(ckpt, tmp_path / "raw.onnx", weights="raw", **FAST)
-    assert auto.metadata["facegan.weights"] == "ema" and raw.metadata["facegan.weights"] == "raw"
-    np.testing.assert_allclose(run_onnx(auto.path, z), eager(ckpt, z, "ema"), atol=parity.ATOL_FP32)
+    assert [r.metadata["facegan.weights"] for r in (auto, ema, raw)] == ["ema", "ema", "raw"]
+    assert [r.parity["weights"] for r in (auto, ema, raw)] == ["ema", "ema", "raw"]
+    np.testing.assert_array_equal(run_onnx(auto.path, z), run_onnx(ema.path, z))
+    np.testing.assert_allclose(run_onnx(ema.path, z), eager(ckpt, z, "ema"), atol=parity.ATOL_FP32)
     np.testing.assert_allclose(run_onnx(raw.path, z), eager(ckpt, z, "raw"), atol=parity.ATOL_FP32)
-    assert np.max(np.abs(run_onnx(auto.path, z) - run_onnx(raw.path, z))) > 1e-3
-    # verify_onnx reads the weights from the artifact's metadata: both verify against one checkpoint
+    assert np.max(np.abs(run_onnx(ema.path, z) - run_onnx(raw.path, z))) > 10 * parity.ATOL_FP16
+    # verify_* read the weights from the artifact's metadata: both verify against one checkpoint
     assert verify_onnx(raw.path, ckpt, **FAST)["weights"] == "raw"
+    assert verify_onnx(ema.path, ckpt, **FAST)["weights"] == "ema"
+    with pytest.raises(ParityMismatchError):  # ... and the raw artifact is not the EMA generator
+        verify_onnx(raw.path, generator.load_generator(ckpt, "ema"), **FAST)
 
     no_ema = write_checkpoint(tmp_path / "plain.pt")
-    with pytest.raises(ExportError, match="no EMA"):
+    with pytest.raises(CheckpointError, match="no EMA"):
         export_onnx(no_ema, tmp_path / "x.onnx", weights="ema")
     assert not (tmp_path / "x.onnx").exists()
 
@@ -245,9 +281,9 @@ def test_weights_auto_prefers_ema_and_raw_exports_the_trained_weights(tmp_path):
 def test_generator_is_exported_in_eval_mode(tmp_path):
     # With training-mode BatchNorm a batch of one latent repeated would not match eval-mode eager.
     ckpt = write_checkpoint(tmp_path / "ckpt.pt")
-    loaded = core.load_generator(ckpt)
+    loaded = generator.load_generator(ckpt)
     assert not loaded.generator.training
-    assert not core.build_export_module(loaded, "fp32", "float").training
+    assert not generator.build_export_module(loaded, "fp32", "float").training
     path = export_torchscript(ckpt, tmp_path / "g.ts.pt", verify=False).path
     z = np.repeat(latents(0, 1, 100), 4, axis=0)
     np.testing.assert_allclose(run_ts(path, z), eager(ckpt, z), atol=1e-6)
@@ -338,10 +374,10 @@ def test_artifact_names_do_not_depend_on_how_the_checkpoint_path_is_written(tmp_
     run = tmp_path / "myrun"
     write_checkpoint(run / "checkpoints" / "last.pt")
     expected = tmp_path / "myrun-g.onnx"
-    assert core.default_artifact_path(run / "checkpoints" / "last.pt", "onnx") == expected
+    assert publish.default_artifact_path(run / "checkpoints" / "last.pt", "onnx") == expected
     monkeypatch.chdir(run / "checkpoints")
-    assert core.default_artifact_path(Path("last.pt"), "onnx") == expected
-    assert core.default_artifact_path(Path(".."), "onnx") == expected
+    assert publish.default_artifact_path(Path("last.pt"), "onnx") == expected
+    assert publish.default_artifact_path(Path(".."), "onnx") == expected
 
 
 def test_failed_overwrite_keeps_the_existing_artifact(tmp_path):
@@ -382,11 +418,11 @@ def test_default_tolerances_are_named_per_precision():
 def test_default_artifact_paths_follow_the_run(tmp_path):
     run = tmp_path / "runs" / "celeba"
     (run / "checkpoints").mkdir(parents=True)
-    assert core.default_artifact_path(run, "onnx") == tmp_path / "runs" / "celeba-g.onnx"
-    assert core.default_artifact_path(run / "checkpoints" / "last.pt", "torchscript") == tmp_path / "runs" / "celeba-g.ts.pt"
+    assert publish.default_artifact_path(run, "onnx") == tmp_path / "runs" / "celeba-g.onnx"
+    assert publish.default_artifact_path(run / "checkpoints" / "last.pt", "torchscript") == tmp_path / "runs" / "celeba-g.ts.pt"
     snap = run / "checkpoints" / "snapshot-000120.pt"
-    assert core.default_artifact_path(snap, "onnx").name == "celeba-snapshot-000120-g.onnx"
-    assert core.default_artifact_path(tmp_path / "x.pt", "onnx", tmp_path / "o") == tmp_path / "o" / "x-g.onnx"
+    assert publish.default_artifact_path(snap, "onnx").name == "celeba-snapshot-000120-g.onnx"
+    assert publish.default_artifact_path(tmp_path / "x.pt", "onnx", tmp_path / "o") == tmp_path / "o" / "x-g.onnx"
 
 
 def test_existing_output_needs_force(tmp_path):
@@ -459,8 +495,8 @@ def test_opset_is_pinned_or_refused(tmp_path):
     ckpt = write_checkpoint(tmp_path / "ckpt.pt")
     result = export_onnx(ckpt, tmp_path / "g20.onnx", opset=20, **FAST)
     assert [o.version for o in onnx.load(str(result.path)).opset_import if o.domain in ("", "ai.onnx")] == [20]
-    for bad in (17, onnx.defs.onnx_opset_version() + 1):
-        with pytest.raises(ExportError, match="opset"):
+    for bad in (17, onnx.defs.onnx_opset_version() + 1, "18"):
+        with pytest.raises(UsageError, match="opset"):  # a ValueError too
             export_onnx(ckpt, tmp_path / "bad.onnx", opset=bad)
     assert not (tmp_path / "bad.onnx").exists()
 
@@ -474,16 +510,53 @@ def test_a_silent_opset_fallback_of_the_exporter_is_an_error(tmp_path, monkeypat
     assert not (tmp_path / "g.onnx").exists()
 
 
-def test_export_all_needs_force_for_existing_artifacts(tmp_path):
-    from facegan.export.pipeline import export_all
-
+def test_export_formats_needs_force_for_existing_artifacts(tmp_path):
     ckpt = write_checkpoint(tmp_path / "ckpt.pt")
-    paths = {"onnx": tmp_path / "g.onnx", "torchscript": tmp_path / "g.ts.pt"}
+    paths = {"onnx": tmp_path / "ckpt-g.onnx", "torchscript": tmp_path / "ckpt-g.ts.pt"}
     paths["onnx"].write_bytes(b"precious")
-    exporters = {"onnx": export_onnx, "torchscript": export_torchscript}
     with pytest.raises(ExportError, match="already exists"):
-        export_all(exporters, ckpt, paths, verify=False)
+        export_formats(ckpt, ("onnx", "torchscript"), verify=False)
     assert paths["onnx"].read_bytes() == b"precious" and not paths["torchscript"].exists()
-    results = export_all(exporters, ckpt, paths, verify=False, force=True)
+    results = export_formats(ckpt, ("onnx", "torchscript"), verify=False, force=True)
     assert {fmt: r.path for fmt, r in results.items()} == paths and paths["onnx"].read_bytes() != b"precious"
-    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".facegan-export")]
+    assert no_temp_files(tmp_path)
+
+
+def test_a_failed_export_creates_no_output_folder(tmp_path):
+    """The destination's folder is made only to publish: a failure before that leaves none."""
+    ckpt = write_checkpoint(tmp_path / "ckpt.pt")
+    bad = tmp_path / "bad.pt"
+    bad.write_bytes(b"not a checkpoint")
+    failures = [
+        (CheckpointError, lambda out: export_onnx(bad, out / "g.onnx")),
+        (CheckpointError, lambda out: export_formats(bad, ("onnx", "torchscript"), out)),
+        (UsageError, lambda out: export_onnx(ckpt, out / "g.onnx", opset=17)),
+        (UsageError, lambda out: export_torchscript(ckpt, out / "g.ts.pt", seeds=(-1,))),
+        (CheckpointError, lambda out: export_torchscript(ckpt, out / "g.ts.pt", weights="ema")),
+    ]
+    for error, export in failures:
+        out = tmp_path / "new" / "deeper"
+        with pytest.raises(error):
+            export(out)
+        assert not (tmp_path / "new").exists()
+    # ... and a success makes the folders it needs.
+    assert export_torchscript(ckpt, tmp_path / "new" / "deeper" / "g.ts.pt", verify=False).path.is_file()
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [dict(batch_sizes=()), dict(batch_sizes=(0, 3)), dict(seeds=(-1,)), dict(seeds=()), dict(atol=-1.0),
+     dict(atol=float("nan")), dict(dtype="int8"), dict(output="rgb")],
+)
+def test_bad_options_are_usage_errors_and_value_errors(bad):
+    with pytest.raises(UsageError) as info:
+        options.ExportOptions(**bad)
+    assert isinstance(info.value, ValueError)
+
+
+def test_bad_weights_and_format_are_usage_errors(tmp_path):
+    ckpt = write_checkpoint(tmp_path / "ckpt.pt")
+    with pytest.raises(UsageError, match="weights"):
+        generator.load_generator(ckpt, "best")
+    with pytest.raises(UsageError, match="format"):
+        publish.default_artifact_path(ckpt, "tflite")

@@ -18,6 +18,7 @@ pytest.importorskip("onnxruntime")
 
 from typer.testing import CliRunner  # noqa: E402
 
+import cli_output  # noqa: E402
 from conftest import write_checkpoint  # noqa: E402
 
 from facegan.export.cli import app  # noqa: E402
@@ -32,10 +33,7 @@ def invoke(*args: str):
 
 
 def one_error_line(result) -> str:
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1, result.stderr
-    assert lines[0].startswith("facegan-export: error: ")
-    return lines[0]
+    return cli_output.one_error_line(result, "facegan-export")
 
 
 @pytest.fixture
@@ -97,21 +95,21 @@ def test_format_all_is_all_or_nothing(run_dir, tmp_path, monkeypatch):
     invoke(run_dir, "--format", "all", "--out", tmp_path, *FAST)
     (tmp_path / "tiny-g.onnx").write_bytes(b"the earlier artifact")  # told apart from a new export
     before = {p.name: p.read_bytes() for p in tmp_path.iterdir() if p.is_file()}
-    from facegan.export import parity
+    from facegan.export import parity, torchscript
 
-    original, reference = parity.verify_torchscript, parity.eager_reference
+    original, reference = torchscript.check, parity.eager_reference
 
     def failing_torchscript(*args, **kwargs):  # the TorchScript check sees a shifted reference
         with monkeypatch.context() as m:
             m.setattr(parity, "eager_reference", lambda *a: reference(*a) + np.float32(1e-3))
             return original(*args, **kwargs)
 
-    monkeypatch.setattr(parity, "verify_torchscript", failing_torchscript)
+    monkeypatch.setattr(torchscript, "check", failing_torchscript)
     result = invoke(run_dir, "--format", "all", "--out", tmp_path, "--force", *FAST)
     assert result.exit_code == 1 and "parity failed for tiny-g.ts.pt" in one_error_line(result)
     after = {p.name: p.read_bytes() for p in tmp_path.iterdir() if p.is_file() and not p.name.endswith("parity-failed.json")}
-    assert [p.name for p in tmp_path.iterdir() if p.is_dir() and p.name.startswith(".facegan-export")] == []
-    assert after == before  # neither artifact nor report replaced, no staging folder left
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
+    assert after == before  # neither artifact nor report replaced, no temporary file left
     assert json.loads((tmp_path / "tiny-g.ts.pt.parity-failed.json").read_text())["passed"] is False
 
 
@@ -123,23 +121,54 @@ def test_parity_failure_with_json_prints_the_failed_report(run_dir, tmp_path):
     assert not (tmp_path / "tiny-g.ts.pt").exists()
 
 
-def test_perturbed_artifact_fails_cli_parity(run_dir, tmp_path, monkeypatch):
-    """The artifact computes something else than the checkpoint (here: a G with other weights)."""
-    from facegan.export import core, onnx as onnx_export
+@pytest.mark.parametrize(("dtype", "wrong"), [("fp32", "perturbed"), ("fp16", "constant")])
+def test_wrong_artifact_fails_cli_parity(run_dir, tmp_path, monkeypatch, dtype, wrong):
+    """The artifact computes something else than the checkpoint: a G with other weights, or one
+    that draws a constant image (which the fp16 tolerance must not let through)."""
+    from facegan.export import publish
 
-    original = core.build_export_module
+    original = publish.build_export_module
 
-    def perturbed(loaded, dtype, output):
+    def wrong_module(loaded, dtype, output):
         module = original(loaded, dtype, output)
-        with torch.no_grad():
-            next(module.parameters()).add_(0.05)
+        if wrong == "perturbed":
+            with torch.no_grad():
+                next(module.parameters()).add_(0.05)
+        else:
+            module.generator = Constant(module.generator)
         return module
 
-    monkeypatch.setattr(onnx_export, "build_export_module", perturbed)
-    result = invoke(run_dir, "--out", tmp_path, *FAST)
+    monkeypatch.setattr(publish, "build_export_module", wrong_module)
+    result = invoke(run_dir, "--out", tmp_path, "--dtype", dtype, *FAST)
     assert result.exit_code == 1
     assert "parity failed" in one_error_line(result)
     assert not (tmp_path / "tiny-g.onnx").exists()
+
+
+class Constant(torch.nn.Module):
+    def __init__(self, g: torch.nn.Module):
+        super().__init__()
+        self.g = g
+
+    def forward(self, z):
+        return self.g(z) * 0.0
+
+
+def test_weights_ema_and_raw_give_different_artifacts_that_say_which(tmp_path):
+    import onnxruntime as ort
+
+    run = tmp_path / "runs" / "ema"
+    write_checkpoint(run / "checkpoints" / "last.pt", ema=True)
+    z = np.random.default_rng(0).standard_normal((4, 100), dtype=np.float32)
+    images = {}
+    for weights in ("ema", "raw"):
+        out = tmp_path / weights
+        result = invoke(run, "--out", out, "--weights", weights, *FAST)
+        assert result.exit_code == 0, result.output
+        session = ort.InferenceSession(str(out / "ema-g.onnx"), providers=["CPUExecutionProvider"])
+        assert session.get_modelmeta().custom_metadata_map["facegan.weights"] == weights
+        images[weights] = session.run(None, {"z": z})[0]
+    assert np.max(np.abs(images["ema"] - images["raw"])) > 0.2  # ten times the fp16 tolerance
 
 
 def test_missing_checkpoint_exits_1(tmp_path):
@@ -193,7 +222,7 @@ def test_truncated_checkpoint_exits_1(run_dir, tmp_path):
     result = invoke(run_dir, "--out", tmp_path / "o")
     assert result.exit_code == 1
     one_error_line(result)
-    assert not (tmp_path / "o" / "tiny-g.onnx").exists()
+    assert not (tmp_path / "o").exists()  # a failed export leaves no empty --out folder
 
 
 def test_existing_output_without_force_exits_1(run_dir, tmp_path):
@@ -233,12 +262,13 @@ def test_read_only_output_dir_exits_1(run_dir, tmp_path):
 
 @pytest.mark.parametrize(
     "args",
-    [["--format", "tflite"], ["--dtype", "int8"], ["--batch-sizes", "0,3"], ["--seeds", "a"], ["--opset", "11"], ["--opset", "999"], ["--weights", "best"]],
+    [["--format", "tflite"], ["--dtype", "int8"], ["--batch-sizes", "0,3"], ["--batch-sizes", ","], ["--seeds", "a"],
+     ["--seeds", "-1"], ["--atol", "-1"], ["--opset", "11"], ["--opset", "999"], ["--weights", "best"]],
 )
 def test_usage_errors_exit_2(run_dir, tmp_path, args):
-    result = invoke(run_dir, "--out", tmp_path, *args)
-    assert result.exit_code == 2
-    assert list(tmp_path.iterdir()) == [tmp_path / "runs"]
+    result = invoke(run_dir, "--out", tmp_path / "new", *args)
+    assert result.exit_code == 2, result.output
+    assert list(tmp_path.iterdir()) == [tmp_path / "runs"]  # no --out folder either
 
 
 def test_weights_ema_on_checkpoint_without_ema_exits_1(run_dir, tmp_path):

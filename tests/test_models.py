@@ -1,11 +1,9 @@
-"""Shapes, init and configs of the DCGAN networks, for every size, stem and activation."""
-
-import dataclasses
+"""Shapes and init of the DCGAN networks, for every size, stem and activation (configs: test_config.py)."""
 
 import pytest
 import torch
 
-from facegan.train.config import PRESETS, ModelConfig, TrainConfig, from_dict, resolve
+from facegan.train.config import PRESETS, ModelConfig
 from facegan.train.models import Discriminator, Generator, build_models, feature_multipliers
 
 
@@ -57,38 +55,22 @@ def test_discriminator_options():
     assert d(torch.randn(2, 3, 32, 32)).shape == (2,)
 
 
-def test_presets_resolve_and_override():
-    for name in PRESETS:
-        m, t = resolve(name, {}, {})
-        assert t.preset == name
-    m, t = resolve("dcgan-sigmoid", {"image_size": 32}, {"batch_size": 8, "seed": None})
-    assert m.activation == "sigmoid" and m.value_range == (0.0, 1.0) and m.image_size == 32
-    assert t.batch_size == 8 and t.seed == 0
-    assert resolve("dcgan-linear-128", {}, {})[1].epochs == 20
-    stable = resolve("dcgan-stable", {}, {})
-    assert stable[0].d_dropout > 0 and stable[1].label_smoothing > 0 and stable[1].lr_schedule != "constant"
+def test_minibatch_stddev_sees_how_varied_a_group_is():
+    from facegan.train.models import MinibatchStdDev
+
+    layer = MinibatchStdDev(4)
+    varied = torch.randn(8, 3, 4, 4)
+    same = varied[:1].repeat(8, 1, 1, 1)
+    out = layer(varied)
+    assert out.shape == (8, 4, 4, 4) and torch.equal(out[:, :3], varied)
+    assert out[:, 3].min() > 0.3  # about 1 for unit-variance features
+    assert layer(same)[:, 3].max() < 1e-3  # a collapsed batch shows none
+    # Image i is grouped with i + 2, i + 4, i + 6 (groups of 4 out of 8): one value per group member.
+    assert torch.equal(out[0, 3], out[2, 3]) and not torch.equal(out[0, 3], out[1, 3])
+    assert layer(torch.randn(6, 3, 4, 4)).shape == (6, 4, 4, 4)  # 6 is not divisible by 4: groups of 3
 
 
-@pytest.mark.parametrize(
-    "model,train",
-    [({"image_size": 48}, {}), ({"stem": "mlp"}, {}), ({}, {"loss": "nope"}), ({}, {"batch_size": 0})],
-)
-def test_bad_configs_raise_value_error(model, train):
-    with pytest.raises(ValueError):
-        resolve("dcgan", model, train)
-    with pytest.raises(ValueError, match="unknown preset"):
-        resolve("nope", {}, {})
-
-
-def test_config_round_trips_through_dict_and_ignores_unknown_keys():
-    cfg = ModelConfig(latent_dim=128, stem="linear")
-    assert from_dict(ModelConfig, {**dataclasses.asdict(cfg), "future_key": 1}) == cfg
-    assert from_dict(TrainConfig, dataclasses.asdict(TrainConfig(seed=9))).seed == 9
-
-
-def test_wgan_gp_critic_drops_batchnorm():
-    m, _ = resolve("dcgan", {}, {"loss": "wgan-gp"})
-    assert m.d_norm == "layer"
-    assert resolve("dcgan", {"d_norm": "none"}, {"loss": "wgan-gp"})[0].d_norm == "none"
-    with pytest.raises(ValueError, match="wgan-gp"):
-        resolve("dcgan", {"d_norm": "batch"}, {"loss": "wgan-gp"})
+def test_discriminator_with_minibatch_stddev_scores_each_image():
+    cfg = ModelConfig(image_size=32, ngf=8, ndf=8, mbstd_group=4, spectral_norm=True, d_norm="none")
+    _, d = build_models(cfg, seed=0)
+    assert d(torch.randn(8, 3, 32, 32)).shape == (8,)

@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
+import cli_output
 from runtime_models import toy_model
 from typer.testing import CliRunner
 
@@ -28,10 +29,7 @@ def invoke(*args):
 
 
 def one_error_line(result) -> str:
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1, result.stderr
-    assert lines[0].startswith("facegan-generate: error: ")
-    return lines[0]
+    return cli_output.one_error_line(result, "facegan-generate")
 
 
 def test_grid(model, tmp_path):

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from facegan.runtime.errors import UsageError
 from facegan.runtime.images import grid, save_gif, save_grid, save_images, to_pil, to_uint8
 
 
@@ -66,13 +67,19 @@ def test_to_pil_modes():
      np.zeros((0, 8, 8, 3), np.uint8), [[1, 2]]],
 )
 def test_rejects_non_images(tmp_path, bad):
-    with pytest.raises(ValueError, match="images"):
+    with pytest.raises(UsageError, match="images"):
         save_grid(bad, tmp_path / "x.png")
+    assert list(tmp_path.iterdir()) == []
 
 
-def test_failed_write_leaves_nothing(tmp_path):
-    with pytest.raises((ValueError, KeyError, OSError)):
-        save_grid(faces(2), tmp_path / "x.unknown-format")
+@pytest.mark.parametrize("save", [lambda p: save_grid(faces(2), p), lambda p: save_gif(faces(2), p),
+                                  lambda p: save_images(faces(2), p.parent / "faces", suffix=p.suffix)],
+                         ids=["grid", "gif", "folder"])
+def test_an_unknown_image_format_is_a_value_error_and_leaves_nothing(tmp_path, save):
+    # README: "a picture path whose suffix names no image format" raises ValueError (a UsageError).
+    with pytest.raises(UsageError, match="image format") as failure:
+        save(tmp_path / "x.unknown-format")
+    assert isinstance(failure.value, ValueError)
     assert list(tmp_path.iterdir()) == []
 
 

@@ -57,6 +57,18 @@ def offer(monkeypatch, providers: list[str]) -> None:
     monkeypatch.setattr(ort, "get_available_providers", lambda: list(providers))
 
 
+def record_sessions(monkeypatch) -> list[dict]:
+    """Real CPU sessions, recording what make_session asked onnxruntime for."""
+    calls = []
+
+    def record(path, sess_options=None, providers=None):
+        calls.append({"sess_options": sess_options, "providers": providers})
+        return REAL_SESSION(path, sess_options=sess_options, providers=[CPU])
+
+    monkeypatch.setattr(ort, "InferenceSession", record)
+    return calls
+
+
 @pytest.mark.parametrize(
     ("device", "available", "expected"),
     [
@@ -68,14 +80,40 @@ def offer(monkeypatch, providers: list[str]) -> None:
         ("cpu", [AZURE, CUDA, CPU], [CPU]),
     ],
 )
-def test_select_providers(device, available, expected):
-    assert select_providers(device, available) == expected
+def test_providers_requested_for_each_device(models, monkeypatch, device, available, expected):
+    offer(monkeypatch, available)
+    calls = record_sessions(monkeypatch)
+    make_session(models["float32"], device)
+    assert [c["providers"] for c in calls] == [expected]
+    assert select_providers(device.lower(), available) == expected
 
 
 @pytest.mark.parametrize("device", ["gpu", "", None, 0, "cuda:0"])
-def test_select_providers_rejects_bad_device(device):
+def test_a_bad_device_is_refused_before_anything_is_opened(tmp_path, device):
     with pytest.raises(ValueError, match="device"):
-        select_providers(device, [CPU])
+        make_session(tmp_path / "not-there.onnx", device)
+
+
+def test_session_defaults_are_the_documented_ones(models, monkeypatch):
+    """README "Threads": threads=None is one thread per core, spinning on, all graph optimisations;
+    providers are passed explicitly, and the default is not strict (a CUDA fallback only warns)."""
+    offer(monkeypatch, [AZURE, CUDA, CPU])  # CUDA offered, but the recorded sessions apply only the CPU
+    calls = record_sessions(monkeypatch)
+    gen = FaceGenerator(models["float32"])  # every default: device "auto", not strict, threads None
+    assert gen.providers == [CPU]
+    (call,) = calls
+    assert call["providers"] == [CUDA, CPU]  # explicit, never onnxruntime's own list (Azure first)
+    opts = call["sess_options"]
+    assert opts.intra_op_num_threads == 0  # 0: onnxruntime starts one thread per physical core
+    assert opts.execution_mode == ort.ExecutionMode.ORT_SEQUENTIAL
+    assert opts.graph_optimization_level == ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    try:
+        spinning = opts.get_session_config_entry("session.intra_op.allow_spinning")
+    except Exception:  # not set: onnxruntime's default, spinning on
+        spinning = "1"
+    assert spinning == "1"
+    applied = gen.session.get_session_options()
+    assert applied.intra_op_num_threads == 0 and applied.graph_optimization_level == ort.GraphOptimizationLevel.ORT_ENABLE_ALL
 
 
 @pytest.mark.parametrize("threads", [-1, 1.5, "2", True])

@@ -16,10 +16,14 @@ import torch
 from PIL import Image
 from typer.testing import CliRunner
 
-from facegan.train import loop
+from facegan.runtime.errors import FaceganError
+from facegan.train import losses
 from facegan.train.checkpoint import load_checkpoint
 from facegan.train.cli import app
 from facegan.train.config import PRESETS
+from facegan.train.loop import train
+from facegan.train.resume import resume_from
+from facegan.train.rundir import RunDir
 from facegan.train.toyfaces import toy_faces
 
 TINY = [
@@ -128,7 +132,7 @@ def test_losses_and_stabilisers_train_and_resume_exactly(tmp_path, monkeypatch, 
             want = True if not value or value.startswith("--") else type(recorded[key])(value)
             assert recorded[key] == want, key
 
-    real_d_loss, calls = loop.losses.d_loss, {"n": 0}
+    real_d_loss, calls = losses.d_loss, {"n": 0}
 
     def ctrl_c_in_step_3(*args, **kwargs):
         calls["n"] += 1
@@ -136,7 +140,7 @@ def test_losses_and_stabilisers_train_and_resume_exactly(tmp_path, monkeypatch, 
             signal.raise_signal(signal.SIGINT)
         return real_d_loss(*args, **kwargs)
 
-    monkeypatch.setattr(loop.losses, "d_loss", ctrl_c_in_step_3)
+    monkeypatch.setattr(losses, "d_loss", ctrl_c_in_step_3)
     result = run_cli(*TINY, "--out", tmp_path, "--name", "stopped", *flags, "--steps", "6")
     assert result.exit_code == 130, result.output
     stopped = tmp_path / "stopped"
@@ -230,8 +234,8 @@ def test_progress_without_a_terminal_is_plain_lines(tmp_path):
     [
         (["--preset", "nope"], 2, "unknown preset"),
         (["--image-size", "48"], 2, "image_size"),
-        (["--loss", "nope"], 2, ""),
-        (["--batch-size", "0"], 2, ""),
+        (["--loss", "nope"], 2, "'nope' is not one of"),
+        (["--batch-size", "0"], 2, "batch_size must be >= 1"),
         (["--data", "/no/such/folder"], 1, "/no/such/folder"),
         (["--resume", "/no/such/run"], 1, "not found"),
         (["--device", "cuda"], 1 if not torch.cuda.is_available() else 0, "cuda"),
@@ -276,7 +280,7 @@ def test_resume_refuses_foreign_checkpoint(tmp_path):
 def test_non_finite_losses_skip_steps_then_restore_last_checkpoint(tmp_path, monkeypatch):
     run = _train(tmp_path, "--steps", "4")
     good = _weights(run)
-    real_d_loss = loop.losses.d_loss
+    real_d_loss = losses.d_loss
     calls = {"n": 0}
 
     def flaky(*a, **k):
@@ -284,10 +288,10 @@ def test_non_finite_losses_skip_steps_then_restore_last_checkpoint(tmp_path, mon
         value = real_d_loss(*a, **k)
         return value * float("nan") if calls["n"] <= 3 else value
 
-    monkeypatch.setattr(loop.losses, "d_loss", flaky)
-    model_cfg, train_cfg, ckpt = loop.resume_from(run, {"steps": 8})
+    monkeypatch.setattr(losses, "d_loss", flaky)
+    model_cfg, train_cfg, ckpt = resume_from(run, {"steps": 8})
     messages: list[str] = []
-    result = loop.train(model_cfg, train_cfg, run, resume=ckpt, quiet=True, echo=messages.append)
+    result = train(model_cfg, train_cfg, run, resume=ckpt, quiet=True, echo=messages.append)
     assert sum(m.startswith("step ") and "non-finite" in m for m in messages) == 3
     assert any(m.startswith("restored") for m in messages)
     assert result.step == 8
@@ -298,12 +302,12 @@ def test_non_finite_losses_skip_steps_then_restore_last_checkpoint(tmp_path, mon
 
 def test_losses_that_stay_non_finite_stop_the_run_instead_of_looping(tmp_path, monkeypatch):
     run = _train(tmp_path, "--steps", "2")
-    real_d_loss = loop.losses.d_loss
-    monkeypatch.setattr(loop.losses, "d_loss", lambda *a, **k: real_d_loss(*a, **k) * float("nan"))
-    model_cfg, train_cfg, ckpt = loop.resume_from(run, {"steps": 50})
+    real_d_loss = losses.d_loss
+    monkeypatch.setattr(losses, "d_loss", lambda *a, **k: real_d_loss(*a, **k) * float("nan"))
+    model_cfg, train_cfg, ckpt = resume_from(run, {"steps": 50})
     messages: list[str] = []
-    with pytest.raises(loop.FaceganError, match="non-finite again after restoring step"):
-        loop.train(model_cfg, train_cfg, run, resume=ckpt, quiet=True, echo=messages.append)
+    with pytest.raises(FaceganError, match="non-finite again after restoring step"):
+        train(model_cfg, train_cfg, run, resume=ckpt, quiet=True, echo=messages.append)
     assert sum(m.startswith("restored") for m in messages) == 1  # one retry with fresh noise, then stop
 
 
@@ -344,18 +348,14 @@ def test_ctrl_c_saves_and_exits_130(tmp_path):
 TORCHRUN_SCRIPT = """
 import os, sys, torch
 from pathlib import Path
-from facegan.train import loop
+from facegan.train import snapshot
 from facegan.train.config import resolve
+from facegan.train.loop import train
 out = Path(sys.argv[1])
 model_cfg, train_cfg = resolve("dcgan", {"image_size": 32, "ngf": 8, "ndf": 8},
     {"data": "toy-faces", "toy_faces": 32, "batch_size": 8, "steps": 5, "workers": 0, "device": "cpu", "log_every": 1})
 rank = int(os.environ["RANK"])
-if rank == 0:
-    loop.prepare_run_dir(out, "ddp", overwrite=False)
-import torch.distributed as dist
-from facegan.train import distributed
-distributed.setup("cpu"); dist.barrier()
-result = loop.train(model_cfg, train_cfg, out / "ddp", quiet=True, echo=lambda m: None)
+result = train(model_cfg, train_cfg, out / "ddp", quiet=True, echo=lambda m: None)
 """
 
 
@@ -366,14 +366,14 @@ def test_torchrun_two_processes_gloo(tmp_path):
     # Each rank dumps its own live generator after every snapshot (rank 1 never writes otherwise).
     script.write_text(
         TORCHRUN_SCRIPT.replace(
-            "result = loop.train(",
-            "orig = loop._snapshot\n"
+            "result = train(",
+            "orig = snapshot.save_snapshot\n"
             "def spy(s, *args, **kwargs):\n"
             "    written = orig(s, *args, **kwargs)\n"
             "    torch.save(s.g.state_dict(), out / f'g-rank{rank}.pt')\n"
             "    return written\n"
-            "loop._snapshot = spy\n"
-            "result = loop.train(",
+            "snapshot.save_snapshot = spy\n"
+            "result = train(",
         )
     )
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
@@ -490,7 +490,13 @@ def test_compile_trains_and_saves_plain_weights(tmp_path):
 def test_ctrl_c_while_the_data_loads_exits_130_and_leaves_nothing(tmp_path):
     cmd = [sys.executable, "-m", "facegan.train", *TINY, "--toy-faces", "100000", "--out", str(tmp_path), "--name", "run"]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    time.sleep(2.5)  # drawing 100,000 faces takes far longer
+    # The decode cache's temporary file appears once the faces are being drawn into it (which
+    # takes far longer than this wait's poll), so the signal lands while the data loads.
+    cache = tmp_path / ".cache"
+    deadline = time.monotonic() + 120
+    while proc.poll() is None and time.monotonic() < deadline and not list(cache.glob(".*.tmp")):
+        time.sleep(0.05)
+    assert proc.poll() is None and list(cache.glob(".*.tmp")), "the data never started loading"
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=120)
     assert proc.returncode == 130, err
@@ -499,23 +505,16 @@ def test_ctrl_c_while_the_data_loads_exits_130_and_leaves_nothing(tmp_path):
     assert [p.name for p in (tmp_path / ".cache").iterdir()] == []  # no half-written cache
 
 
-def test_keep_prunes_by_epoch_number_past_999(tmp_path):
-    for epoch in (997, 998, 999, 1000, 1001):
-        (tmp_path / f"epoch-{epoch:03d}.pt").write_bytes(b"")
-    (tmp_path / "last.pt").write_bytes(b"")
-    loop._prune(tmp_path, keep=3)
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["epoch-1000.pt", "epoch-1001.pt", "epoch-999.pt", "last.pt"]
-    assert [p.name for p in loop.epoch_files(tmp_path, ".pt")] == ["epoch-999.pt", "epoch-1000.pt", "epoch-1001.pt"]
-
-
 def test_metrics_epochs_are_1_based_and_checkpoints_readable_by_others(tmp_path):
-    run = _train(tmp_path, "--steps", "6")  # 4 steps per epoch
-    epochs = [json.loads(x)["epoch"] for x in (run / "metrics.jsonl").read_text().splitlines()]
+    previous = os.umask(0o027)  # group may read, others nothing: a umask no default would give
+    try:
+        run = _train(tmp_path, "--steps", "6")  # 4 steps per epoch
+    finally:
+        os.umask(previous)
+    epochs = [json.loads(x)["epoch"] for x in RunDir(run).metrics.read_text().splitlines()]
     assert epochs == [1, 1, 1, 1, 2, 2]  # the epoch each step ran in, as samples/epoch-001.png
-    from facegan.train.checkpoint import default_file_mode
-
-    for ckpt in (run / "checkpoints").iterdir():
-        assert ckpt.stat().st_mode & 0o777 == default_file_mode(), ckpt.name
+    for path in [*RunDir(run).checkpoints.iterdir(), RunDir(run).metrics]:
+        assert path.stat().st_mode & 0o777 == 0o640, path.name  # as open() makes files, not mkstemp's 0600
 
 
 def test_training_without_matplotlib_finishes_with_a_note(tmp_path, no_matplotlib):
@@ -532,12 +531,12 @@ def test_a_blow_up_is_never_checkpointed_and_the_run_recovers(tmp_path):
     loss is still finite; the epoch ends inside the bad streak. That state must not become last.pt:
     the guard rails go back to the step-2 checkpoint (with its sane learning rate) and train on."""
     run = _train(tmp_path, "--steps", "2")
-    model_cfg, train_cfg, ckpt = loop.resume_from(run, {"steps": 12})
+    model_cfg, train_cfg, ckpt = resume_from(run, {"steps": 12})
     for group in ckpt["optimizer_d"]["param_groups"] + ckpt["optimizer_g"]["param_groups"]:
         group["lr"] = 1e30
     ckpt["scheduler_d"]["base_lrs"] = ckpt["scheduler_g"]["base_lrs"] = [1e30]
     messages: list[str] = []
-    result = loop.train(model_cfg, train_cfg, run, resume=ckpt, quiet=True, echo=messages.append)
+    result = train(model_cfg, train_cfg, run, resume=ckpt, quiet=True, echo=messages.append)
     assert any(m.startswith("step 4:") and "no checkpoint written" in m for m in messages)
     assert any(m.startswith("restored") and "(step 2)" in m for m in messages)
     assert result.step == 12
@@ -551,16 +550,48 @@ def test_a_blow_up_is_never_checkpointed_and_the_run_recovers(tmp_path):
 def test_a_run_ending_in_non_finite_losses_reports_the_checkpoint_it_kept(tmp_path, monkeypatch, steps, bad_from, saved):
     """No checkpoint yet: the (unchanged, finite) weights are saved. Else last.pt stays at the last
     good step, and the final report says which step that is."""
-    real_d_loss, calls = loop.losses.d_loss, {"n": 0}
+    real_d_loss, calls = losses.d_loss, {"n": 0}
 
     def nan_late(*a, **k):
         calls["n"] += 1
         value = real_d_loss(*a, **k)
         return value * float("nan") if calls["n"] >= bad_from else value
 
-    monkeypatch.setattr(loop.losses, "d_loss", nan_late)
+    monkeypatch.setattr(losses, "d_loss", nan_late)
     result = run_cli(*TINY, "--out", tmp_path, "--name", "run", "--steps", str(steps))
     assert result.exit_code == 0, result.output
     assert load_checkpoint(tmp_path / "run")["step"] == saved
     assert f"last.pt (step {saved}" in result.output
     assert ("non-finite losses" in result.output.splitlines()[-1]) == (saved != steps)
+
+
+class _PixelFeatures:
+    """A stand-in for Inception (as in test_fid.py): 6 pixel statistics per image, no weights needed."""
+
+    def __init__(self, device="cpu", batch_size=50):
+        self.device = device
+
+    def __call__(self, images):
+        import numpy as np
+
+        x = np.asarray(images, dtype=np.float64)
+        return np.stack([x.mean((1, 2, 3)), x.std((1, 2, 3))] + [x[:, c].mean((1, 2)) for c in range(3)]
+                        + [x.max((1, 2, 3))], 1)
+
+
+def test_fid_every_scores_each_epoch_into_metrics(tmp_path, monkeypatch):
+    from facegan.train import inception
+
+    monkeypatch.setattr(inception, "InceptionFeatures", _PixelFeatures)
+    run = _train(tmp_path, "--epochs", "3", "--fid-every", "2", "--fid-samples", "8")  # 4 steps per epoch
+    rows = [json.loads(x) for x in RunDir(run).metrics.read_text().splitlines()]
+    scores = [r for r in rows if "fid" in r]
+    assert [(r["step"], r["epoch"]) for r in scores] == [(8, 2)]
+    assert math.isfinite(scores[0]["fid"]) and scores[0]["fid"] > 0
+    assert len(rows) == 12 + 1  # every step's line, and the FID line once
+
+
+def test_lr_flags_reach_the_optimizers(tmp_path):
+    run = _train(tmp_path, "--lr-d", "4e-4", "--lr-g", "1e-4", "--lr-schedule", "constant", "--steps", "2")
+    rows = [json.loads(x) for x in RunDir(run).metrics.read_text().splitlines()]
+    assert [(r["lr_d"], r["lr_g"]) for r in rows] == [(4e-4, 1e-4)] * 2

@@ -140,6 +140,18 @@ _TYPES = {
 }
 
 
+def generator_weights(ckpt: dict, weights: str = "auto") -> tuple[str, dict]:
+    """The generator a checkpoint means to ship: `("ema", state_dict)` or `("raw", state_dict)`.
+
+    "auto" prefers the EMA weights when the run kept them; "ema" insists on them; "raw" takes the
+    trained weights.
+    """
+    ema = ckpt.get("generator_ema")
+    if weights == "ema" and ema is None:
+        raise CheckpointError("the checkpoint holds no EMA generator weights (trained without EMA); use --weights raw")
+    return ("ema", ema) if ema is not None and weights != "raw" else ("raw", ckpt["generator"])
+
+
 def resolve_checkpoint_path(path: Path) -> Path:
     """A run directory means its checkpoints/last.pt; a file means itself."""
     path = Path(path)
@@ -163,4 +175,4 @@ def sha256_file(path: Path) -> str:
 
 
 
-__all__ = ["FORMAT_VERSION", "CheckpointError", "RESUME_STATE", "build_checkpoint", "load_checkpoint", "resolve_checkpoint_path", "save_checkpoint", "sha256_file"]
+__all__ = ["FORMAT_VERSION", "CheckpointError", "RESUME_STATE", "build_checkpoint", "generator_weights", "load_checkpoint", "resolve_checkpoint_path", "save_checkpoint", "sha256_file"]

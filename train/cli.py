@@ -1,168 +1,143 @@
 """`facegan-train`: train a DCGAN face generator (also `python -m facegan.train`, and under torchrun).
 
-Parses flags into the preset's configs, calls `facegan.train.loop.train`, and turns domain errors
-into exit codes: 1 for failures, 2 for usage errors, 130 when stopped by Ctrl-C (after saving).
+The config flags are not listed here: each `ModelConfig`/`TrainConfig` field declared with
+`config.option(...)` becomes a `--kebab-case` option (choices as Enums, booleans as `--x/--no-x`),
+so the fields, their help and their choices are written once, in config.py. This file adds the
+flags that are not config (`--lr`, `--out`, `--resume`, ...), calls `facegan.train.loop.train`, and
+turns domain errors into exit codes: 1 for failures, 2 for usage errors, 130 when stopped by Ctrl-C
+(after saving).
 """
 
 from __future__ import annotations
 
+import dataclasses
+import inspect
 import json
+import typing
 from contextlib import contextmanager
 from enum import Enum
 from pathlib import Path
-from typing import Annotated, Iterator, Optional
+from typing import Annotated, Any, Iterator, Optional
 
 import typer
 
-from facegan.runtime.console import exit_codes, make_app, require_extra, version_callback
-from facegan.runtime.errors import UsageError
+from facegan.runtime.console import choice_enum, exit_codes, make_app, require_extra, version_callback
+
+from .config import DEFAULT_PRESET, PRESETS, ModelConfig, TrainConfig, bounds_text, flag, resolve
 
 TOOL = "facegan-train"
+DEFAULT_OUT = Path("runs")
 
 app = make_app("Train a DCGAN face generator on CelebA, a folder of images, or the built-in toy faces.")
 
-
-class Device(str, Enum):
-    auto = "auto"
-    cuda = "cuda"
-    mps = "mps"
-    cpu = "cpu"
+# Which part of a preset a config class is, to show a default only where every preset agrees.
+_PRESET_PART = {ModelConfig: "model", TrainConfig: "train"}
 
 
-class Loss(str, Enum):
-    bce = "bce"
-    lsgan = "lsgan"
-    wgan_gp = "wgan-gp"
-    hinge = "hinge"
-
-
-class Schedule(str, Enum):
-    constant = "constant"
-    linear = "linear"
-    cosine = "cosine"
-
-
-class Stem(str, Enum):
-    convtranspose = "convtranspose"
-    linear = "linear"
-
-
-class Activation(str, Enum):
-    tanh = "tanh"
-    sigmoid = "sigmoid"
-
-
-class DNorm(str, Enum):
-    batch = "batch"
-    layer = "layer"
-    none = "none"
-
-
-def _value(x):
-    return x.value if isinstance(x, Enum) else x
-
-
-@app.command()
-def train(
-    data: Annotated[Optional[str], typer.Option(help="Training images: 'celeba' (downloaded with kagglehub), 'toy-faces', or a folder.  [default: celeba]", show_default=False)] = None,
-    preset: Annotated[Optional[str], typer.Option(help="Reference setup to start from; see --list-presets.  [default: dcgan]", show_default=False)] = None,
+def _options(
     list_presets: Annotated[bool, typer.Option("--list-presets", help="List the presets and exit.")] = False,
-    epochs: Annotated[Optional[int], typer.Option(help="Passes over the data.", min=1)] = None,
-    steps: Annotated[Optional[int], typer.Option(help="Stop after this many optimizer steps in total (overrides --epochs).", min=1)] = None,
-    batch_size: Annotated[Optional[int], typer.Option(help="Images per step, over all processes.", min=1)] = None,
-    image_size: Annotated[Optional[int], typer.Option(help="Image side in pixels: 32, 64 or 128.")] = None,
-    latent_dim: Annotated[Optional[int], typer.Option(help="Length of the latent vector z.", min=1)] = None,
-    ngf: Annotated[Optional[int], typer.Option(help="Generator feature maps.", min=1)] = None,
-    ndf: Annotated[Optional[int], typer.Option(help="Discriminator feature maps.", min=1)] = None,
-    stem: Annotated[Optional[Stem], typer.Option(help="Generator stem.")] = None,
-    activation: Annotated[Optional[Activation], typer.Option(help="Generator output activation.")] = None,
-    d_norm: Annotated[Optional[DNorm], typer.Option(help="Discriminator normalisation.")] = None,
-    d_dropout: Annotated[Optional[float], typer.Option(help="Dropout after each discriminator activation.")] = None,
-    spectral_norm: Annotated[Optional[bool], typer.Option("--spectral-norm/--no-spectral-norm", help="Spectral normalisation on D.")] = None,
-    loss: Annotated[Optional[Loss], typer.Option(help="GAN loss.")] = None,
-    n_critic: Annotated[Optional[int], typer.Option(help="D updates per G update.", min=1)] = None,
-    gp_weight: Annotated[Optional[float], typer.Option(help="Gradient penalty weight for wgan-gp.")] = None,
-    lr: Annotated[Optional[float], typer.Option(help="Learning rate of both G and D.")] = None,
-    lr_g: Annotated[Optional[float], typer.Option(help="Learning rate of G.")] = None,
-    lr_d: Annotated[Optional[float], typer.Option(help="Learning rate of D.")] = None,
-    beta1: Annotated[Optional[float], typer.Option(help="Adam beta1.")] = None,
-    beta2: Annotated[Optional[float], typer.Option(help="Adam beta2.")] = None,
-    lr_schedule: Annotated[Optional[Schedule], typer.Option(help="Learning-rate schedule.")] = None,
-    warmup_steps: Annotated[Optional[int], typer.Option(help="Linear learning-rate warm-up steps.", min=0)] = None,
-    label_smoothing: Annotated[Optional[float], typer.Option(help="One-sided label smoothing: real target is 1 minus this.")] = None,
-    label_noise: Annotated[Optional[float], typer.Option(help="Probability of flipping a D label.")] = None,
-    grad_clip: Annotated[Optional[float], typer.Option(help="Max gradient norm of G and D (0 = off).")] = None,
-    ema: Annotated[Optional[float], typer.Option(help="EMA decay of the generator weights, e.g. 0.999 (0 = off).")] = None,
-    seed: Annotated[Optional[int], typer.Option(help="Seed of weights, data order, noise and sample grids.", min=0)] = None,
-    device: Annotated[Optional[Device], typer.Option(help="Where to train.")] = None,
-    amp: Annotated[Optional[bool], typer.Option("--amp/--no-amp", help="bf16 autocast, on CUDA or on a CPU with bf16 instructions (AVX512-BF16, AMX).")] = None,
-    channels_last: Annotated[Optional[bool], typer.Option("--channels-last/--no-channels-last", help="NHWC memory format.")] = None,
-    compile: Annotated[Optional[bool], typer.Option("--compile/--no-compile", help="torch.compile the networks.")] = None,
-    workers: Annotated[Optional[int], typer.Option(help="Processes decoding images.", min=0)] = None,
-    no_cache: Annotated[bool, typer.Option("--no-cache", help="Decode images every epoch instead of caching them.")] = False,
-    cache_dir: Annotated[Optional[Path], typer.Option(help="Where decoded-image caches live (default <out>/.cache).")] = None,
-    crop: Annotated[Optional[int], typer.Option(help="Centre crop side in source pixels (0 = largest square).", min=0)] = None,
-    toy_faces: Annotated[Optional[int], typer.Option(help="Number of images in the toy-faces data.", min=1)] = None,
-    log_every: Annotated[Optional[int], typer.Option(help="Steps between metrics lines.", min=1)] = None,
-    keep: Annotated[Optional[int], typer.Option(help="Per-epoch checkpoints to keep besides last.pt (0 = all).", min=0)] = None,
-    fid_every: Annotated[Optional[int], typer.Option(help="Epochs between FID evaluations (0 = off).", min=0)] = None,
-    fid_samples: Annotated[Optional[int], typer.Option(help="Images used for each FID evaluation.", min=2)] = None,
-    out: Annotated[Optional[Path], typer.Option(help="Parent folder of run directories.  [default: runs]", show_default=False)] = None,
+    lr: Annotated[Optional[float], typer.Option(help="Learning rate of both G and D (--lr-g and --lr-d win).")] = None,
+    out: Annotated[Optional[Path], typer.Option(help=f"Parent folder of run directories.  [default: {DEFAULT_OUT}]", show_default=False)] = None,
     name: Annotated[Optional[str], typer.Option(help="Run directory name (default: the data's name).")] = None,
     resume: Annotated[Optional[Path], typer.Option(help="Continue a run: its directory or a checkpoint.")] = None,
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace an existing run directory.")] = False,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the resolved config as JSON and exit.")] = False,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Show no progress bar.")] = False,
     version: Annotated[Optional[bool], typer.Option("--version", callback=version_callback, is_eager=True, help="Show the version and exit.")] = None,
 ) -> None:
-    """Train a DCGAN. Flags next to --preset override it."""
-    from . import loop
-    from .config import PRESETS, resolve
+    """The flags that are not config fields; `train` takes them next to the generated ones."""
 
-    if list_presets:
+
+def _field_parameter(cls: type, f: dataclasses.Field, hint: Any) -> inspect.Parameter:
+    """The typer option of one config field: `None` means not given, so the preset's value stays."""
+    meta = f.metadata
+    kind = meta["cli_type"] or hint
+    if meta["choices"] and hint is str:
+        kind = choice_enum("".join(w.title() for w in f.name.split("_")), meta["choices"])
+    decls = [f"{flag(f.name)}/--no-{flag(f.name)[2:]}"] if hint is bool else [flag(f.name)]
+    notes = [d for d in (_default_text(cls, f), bounds_text(meta)) if d]
+    help = meta["help"] + (f"  [{'; '.join(notes)}]" if notes else "")
+    option = typer.Option(*decls, help=help, show_default=False)
+    return inspect.Parameter(f.name, inspect.Parameter.KEYWORD_ONLY, default=None,
+                             annotation=Annotated[Optional[kind], option])
+
+
+def _default_text(cls: type, f: dataclasses.Field) -> str:
+    if f.name == "preset":
+        return f"default: {DEFAULT_PRESET}"
+    values = {getattr(getattr(p, _PRESET_PART[cls]), f.name) for p in PRESETS.values()}
+    if len(values) > 1:
+        return "default: set by --preset"
+    value = values.pop()
+    if isinstance(value, bool):
+        return "default: " + ("" if value else "no-") + flag(f.name)[2:]
+    return f"default: {value}" if value != "" else ""  # "" means "see the help"
+
+
+def _config_fields() -> list[tuple[type, dataclasses.Field, Any]]:
+    return [(cls, f, typing.get_type_hints(cls)[f.name]) for cls in (TrainConfig, ModelConfig)
+            for f in dataclasses.fields(cls) if "help" in f.metadata]  # declared with option()
+
+
+def _signature() -> inspect.Signature:
+    """The config options in field order, `--lr` just before `--lr-g`, then the other flags."""
+    fields = [_field_parameter(cls, f, hint) for cls, f, hint in _config_fields()]
+    others = [p.replace(kind=inspect.Parameter.KEYWORD_ONLY)
+              for p in inspect.signature(_options, eval_str=True).parameters.values()]
+    lr = next(p for p in others if p.name == "lr")
+    at = next(i for i, p in enumerate(fields) if p.name == "lr_g")
+    return inspect.Signature([*fields[:at], lr, *fields[at:], *(p for p in others if p is not lr)])
+
+
+def _overrides(flags: dict[str, Any], lr: float | None) -> tuple[dict, dict]:
+    """The given config flags as (model, train) overrides, in the form the config stores them."""
+    parts: dict[type, dict] = {ModelConfig: {}, TrainConfig: {}}
+    for cls, f, _ in _config_fields():
+        value = flags[f.name]
+        if value is None:
+            continue
+        value = value.value if isinstance(value, Enum) else str(value) if isinstance(value, Path) else value
+        parts[cls][f.name] = f.metadata["convert"](value) if f.metadata["convert"] else value
+    if lr is not None:
+        for name in ("lr_g", "lr_d"):
+            parts[TrainConfig].setdefault(name, lr)
+    return parts[ModelConfig], parts[TrainConfig]
+
+
+def train(**flags: Any) -> None:
+    """Train a DCGAN. Flags next to --preset override it."""
+    from .loop import train as run_training
+    from .resume import resume_from, resume_run_dir
+    from .rundir import RunDir, default_run_name, resolved_config
+
+    if flags["list_presets"]:
         for key, p in PRESETS.items():
             typer.echo(f"{key:18s} {p.description}")
         return
-    model_overrides = dict(
-        image_size=image_size, latent_dim=latent_dim, ngf=ngf, ndf=ndf, stem=_value(stem),
-        activation=_value(activation), d_norm=_value(d_norm), d_dropout=d_dropout, spectral_norm=spectral_norm,
-    )
-    if data is not None and data not in ("celeba", "toy-faces"):
-        data = str(Path(data).expanduser().resolve())  # a run must find its folder from anywhere
-    train_overrides = dict(
-        data=data, epochs=epochs, steps=steps, batch_size=batch_size, loss=_value(loss), n_critic=n_critic,
-        gp_weight=gp_weight, lr_g=lr_g if lr_g is not None else lr, lr_d=lr_d if lr_d is not None else lr,
-        beta1=beta1, beta2=beta2, lr_schedule=_value(lr_schedule), warmup_steps=warmup_steps,
-        label_smoothing=label_smoothing, label_noise=label_noise, grad_clip=grad_clip, ema=ema, seed=seed,
-        device=_value(device), amp=amp, channels_last=channels_last, compile=compile, workers=workers,
-        cache=False if no_cache else None, cache_dir=str(cache_dir) if cache_dir else None, crop=crop,
-        toy_faces=toy_faces, log_every=log_every, keep=keep, fid_every=fid_every, fid_samples=fid_samples,
-    )
+    out, name, resume, overwrite = flags["out"], flags["name"], flags["resume"], flags["overwrite"]
+    model_overrides, train_overrides = _overrides(flags, flags["lr"])
     with exit_codes(TOOL):
         ckpt = None
         if resume is not None:
-            for flag, value in (("--name", name), ("--out", out), ("--overwrite", overwrite or None)):
-                if value is not None:
-                    raise UsageError(f"{flag} does not apply to --resume: the run keeps its directory")
-            train_overrides["preset"] = preset  # checked like any other setting
-            model_cfg, train_cfg, ckpt = loop.resume_from(resume, train_overrides, model_overrides)
-            run_dir = loop.run_dir_of(resume)
+            run_dir = resume_run_dir(resume, out, name, overwrite)
+            model_cfg, train_cfg, ckpt = resume_from(resume, train_overrides, model_overrides)
         else:
-            model_cfg, train_cfg = resolve(preset or "dcgan", model_overrides, train_overrides)
-            run_dir = Path(out or "runs") / (name or loop.default_run_name(train_cfg.data))
-    if dry_run:
-        typer.echo(json.dumps({**loop.resolved_config(model_cfg, train_cfg), "run_dir": str(run_dir)}, indent=2))
+            preset = train_overrides.pop("preset", DEFAULT_PRESET)
+            model_cfg, train_cfg = resolve(preset, model_overrides, train_overrides)
+            run_dir = (out or DEFAULT_OUT) / (name or default_run_name(train_cfg.data))
+    if flags["dry_run"]:
+        typer.echo(json.dumps({**resolved_config(model_cfg, train_cfg), "run_dir": str(run_dir)}, indent=2))
         return
     with exit_codes(TOOL), _interrupt_exits_130():
         if ckpt is None:
-            loop.check_run_dir(run_dir, overwrite)  # now: the run directory itself is made after the data loads
+            RunDir(run_dir).check_new(overwrite)  # now: the run directory itself is made after the data loads
         from .distributed import launched_rank
         from .reporting import epoch_hook, finish_run
 
         is_main = launched_rank() == 0  # under torchrun only rank 0 draws, scores and prints
         hook = epoch_hook(run_dir, model_cfg, train_cfg, typer.echo) if is_main else None
-        result = loop.train(model_cfg, train_cfg, run_dir, resume=ckpt, overwrite=overwrite, quiet=quiet,
-                            echo=typer.echo, on_epoch=hook)
+        result = run_training(model_cfg, train_cfg, run_dir, resume=ckpt, overwrite=overwrite, quiet=flags["quiet"],
+                              echo=typer.echo, on_epoch=hook)
         if not is_main:
             return
         finish_run(result, model_cfg, train_cfg, typer.echo)
@@ -171,6 +146,10 @@ def train(
     behind = "" if result.checkpoint_step == result.step else (
         f"; the {result.step - result.checkpoint_step} steps after it had non-finite losses")
     typer.echo(f"checkpoint: {result.last_checkpoint} (step {result.checkpoint_step}{behind})")
+
+
+train.__signature__ = _signature()  # what typer reads to build the options
+app.command()(train)
 
 
 @contextmanager
@@ -191,6 +170,9 @@ def _interrupt_exits_130() -> Iterator[None]:
 def main() -> None:
     require_extra(["torch", "torchvision"], "train", TOOL)
     app()
+
+
+__all__ = ["app", "main"]
 
 
 if __name__ == "__main__":

@@ -3,12 +3,20 @@
 `ModelConfig` is everything needed to rebuild the networks (it travels into exported models too);
 `TrainConfig` is everything needed to repeat or resume the run. Presets are named variants made with
 `dataclasses.replace`; CLI flags given next to a preset override it.
+
+Each field is declared once, with `option(...)`: its default, the help sentence of its
+`facegan-train` flag (`--kebab-case` of the name), its choices and bounds (checked by `validate()`),
+and whether `--resume` may change it (`RESUME_CHANGEABLE`). `internal(...)` marks the few fields
+that have no flag. The CLI builds its options from these fields, so a new field is one line here.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
 
 from facegan.runtime.errors import UsageError
 
@@ -18,20 +26,69 @@ ACTIVATIONS = ("tanh", "sigmoid")
 D_NORMS = ("batch", "layer", "none")
 LOSSES = ("bce", "lsgan", "wgan-gp", "hinge")
 LR_SCHEDULES = ("constant", "linear", "cosine")
+DEVICES = ("auto", "cuda", "mps", "cpu")
+NAMED_DATA = ("celeba", "toy-faces")  # data sets known by name; any other --data is a folder
+DEFAULT_PRESET = "dcgan"
+
+
+def option(
+    default: Any,
+    help: str,
+    *,
+    choices: tuple = (),
+    resume: bool = False,
+    min: float | None = None,
+    above: float | None = None,
+    below: float | None = None,
+    cli_type: type | None = None,
+    convert: Callable[[Any], Any] | None = None,
+) -> Any:
+    """A config field with a `facegan-train` flag.
+
+    help: the flag's help, a full sentence. choices: the allowed values. resume: `--resume` may
+    change it. min / above / below: value >= min, > above, < below (floats must also be finite).
+    cli_type: what the flag parses, when not the field's type (a Path stored as str). convert: how
+    a value given on the command line is stored (a folder as an absolute path).
+    """
+    if (below is not None and min is None) or (above is not None and (min, below) != (None, None)):
+        raise TypeError("bounds are min, min and below, or above alone")
+    meta = dict(help=help, choices=choices, resume=resume, min=min, above=above, below=below,
+                cli_type=cli_type, convert=convert)
+    return dataclasses.field(default=default, metadata=meta)
+
+
+def internal(default: Any, *, min: float | None = None) -> Any:
+    """A config field without a flag: fixed, or set only by library callers."""
+    return dataclasses.field(default=default, metadata=dict(internal=True, choices=(), min=min, above=None, below=None))
+
+
+def flag(name: str) -> str:
+    """The command-line flag of a config field: `batch_size` -> `--batch-size`."""
+    return "--" + name.replace("_", "-")
+
+
+def _absolute_data(data: str) -> str:
+    # A run must find its folder from anywhere: resume, FID and reports run from other folders.
+    return data if data in NAMED_DATA else str(Path(data).expanduser().resolve())
 
 
 @dataclass(frozen=True)
 class ModelConfig:
-    latent_dim: int = 100  # length of z; 100 (classic) or 128
-    ngf: int = 64  # generator feature maps at the last block
-    ndf: int = 64  # discriminator feature maps at the first block
-    channels: int = 3  # RGB
-    image_size: int = 64  # 32, 64 or 128 pixels square
-    stem: str = "convtranspose"  # "convtranspose": 1x1 -> 4x4 deconv; "linear": FC to 4x4 map
-    activation: str = "tanh"  # generator output: "tanh" -> [-1, 1], "sigmoid" -> [0, 1]
-    d_dropout: float = 0.0  # dropout after each discriminator LeakyReLU (0 = off)
-    d_norm: str = "batch"  # discriminator norm: "batch", "layer" (WGAN-GP safe) or "none"
-    spectral_norm: bool = False  # spectral normalisation on discriminator weights
+    latent_dim: int = option(100, "Length of the latent vector z: 100 (classic DCGAN) or 128.", min=1)
+    ngf: int = option(64, "Generator feature maps at the last block.", min=1)
+    ndf: int = option(64, "Discriminator feature maps at the first block.", min=1)
+    channels: int = internal(3, min=1)  # RGB: the data decodes every image to 3 channels
+    image_size: int = option(64, "Image side in pixels: 32, 64 or 128.", choices=IMAGE_SIZES)
+    stem: str = option("convtranspose", "Generator stem: convtranspose (the 1x1 latent map to 4x4) or linear "
+                       "(fully connected to the 4x4 map).", choices=STEMS)
+    activation: str = option("tanh", "Generator output: tanh for images in [-1, 1], sigmoid for [0, 1].",
+                             choices=ACTIVATIONS)
+    d_dropout: float = option(0.0, "Dropout after each discriminator LeakyReLU (0 = off).", min=0, below=1)
+    d_norm: str = option("batch", "Discriminator normalisation: batch, layer (safe with wgan-gp) or none.",
+                         choices=D_NORMS)
+    spectral_norm: bool = option(False, "Spectral normalisation of the discriminator weights.")
+    mbstd_group: int = option(0, "Minibatch standard-deviation group size in the discriminator (ProGAN; "
+                              "0 = off): D sees how varied a group of images is, against mode collapse.", min=0)
 
     @property
     def value_range(self) -> tuple[float, float]:
@@ -39,89 +96,67 @@ class ModelConfig:
         return (-1.0, 1.0) if self.activation == "tanh" else (0.0, 1.0)
 
     def validate(self) -> None:
-        """Raise ValueError for a config the models cannot build."""
-        _check_choice("image_size", self.image_size, IMAGE_SIZES)
-        _check_choice("stem", self.stem, STEMS)
-        _check_choice("activation", self.activation, ACTIVATIONS)
-        _check_choice("d_norm", self.d_norm, D_NORMS)
-        for name in ("latent_dim", "ngf", "ndf", "channels"):
-            if getattr(self, name) < 1:
-                raise UsageError(f"{name} must be >= 1, got {getattr(self, name)}")
-        if not 0.0 <= self.d_dropout < 1.0:
-            raise UsageError(f"d_dropout must be in [0, 1), got {self.d_dropout}")
+        """Raise UsageError for a config the models cannot build."""
+        _check_fields(self)
 
 
 @dataclass(frozen=True)
 class TrainConfig:
-    data: str = "celeba"  # "celeba", "toy-faces" or a folder of images
-    preset: str = "dcgan"  # the preset this config started from
-    epochs: int = 15  # passes over the data
-    steps: int = 0  # stop after this many optimizer steps in total (0 = run all epochs)
-    batch_size: int = 128  # images per step, over all processes
-    lr_g: float = 2e-4  # Adam learning rate of G
-    lr_d: float = 2e-4  # Adam learning rate of D
-    beta1: float = 0.5  # Adam beta1 (0.5 as in the DCGAN paper)
-    beta2: float = 0.999  # Adam beta2
-    loss: str = "bce"  # "bce" (non-saturating), "lsgan", "wgan-gp" or "hinge"
-    n_critic: int = 1  # D updates per G update
-    gp_weight: float = 10.0  # gradient penalty weight (wgan-gp)
-    label_smoothing: float = 0.0  # one-sided: real target is 1 - this
-    label_noise: float = 0.0  # probability of flipping a D label
-    grad_clip: float = 0.0  # max gradient norm of G and D (0 = off)
-    lr_schedule: str = "constant"  # "constant", "linear" (decay to 0) or "cosine"
-    warmup_steps: int = 0  # linear learning-rate warm-up
-    ema: float = 0.0  # EMA decay of G weights, e.g. 0.999 (0 = off)
-    seed: int = 0  # seeds weights, data order, noise and the fixed sample noise
-    device: str = "auto"  # "auto", "cuda", "mps" or "cpu"
-    amp: bool = False  # bf16 autocast on CUDA or the CPU (fast with AVX512-BF16/AMX)
-    channels_last: bool = False  # NHWC memory format
-    compile: bool = False  # torch.compile the networks
-    workers: int = 2  # data loader processes for JPEG decoding
-    cache: bool = True  # decode images once into a memory-mapped uint8 cache
-    cache_dir: str = ""  # where decode caches live ("" = <out>/.cache)
-    crop: int = 0  # centre crop side in source pixels before resizing (0 = largest square)
-    toy_faces: int = 10000  # number of images in the toy-faces data set
-    log_every: int = 50  # steps between metrics lines
-    sample_count: int = 64  # images in the fixed-noise sample grid
-    keep: int = 3  # per-epoch checkpoints kept besides last.pt (0 = keep all)
-    fid_every: int = 0  # epochs between FID evaluations (0 = off)
-    fid_samples: int = 1000  # generated and real images used for FID
+    data: str = option("celeba", "Training images: celeba (downloaded with kagglehub), toy-faces, or a folder "
+                       "of images.", convert=_absolute_data)
+    preset: str = option(DEFAULT_PRESET, "Reference setup to start from (see --list-presets); the other flags "
+                         "override it.")
+    epochs: int = option(15, "Passes over the data.", min=0, resume=True)
+    steps: int = option(0, "Stop after this many optimizer steps in total, instead of --epochs (0 = run all "
+                        "epochs).", min=0, resume=True)
+    batch_size: int = option(128, "Images per step, over all processes.", min=1)
+    lr_g: float = option(2e-4, "Adam learning rate of G.", above=0)
+    lr_d: float = option(2e-4, "Adam learning rate of D.", above=0)
+    beta1: float = option(0.5, "Adam beta1 (0.5 as in the DCGAN paper).", min=0, below=1)
+    beta2: float = option(0.999, "Adam beta2.", min=0, below=1)
+    loss: str = option("bce", "GAN loss: bce (non-saturating), lsgan, wgan-gp or hinge.", choices=LOSSES)
+    n_critic: int = option(1, "D updates per G update.", min=1)
+    gp_weight: float = option(10.0, "Gradient penalty weight of wgan-gp.", min=0)
+    label_smoothing: float = option(0.0, "One-sided label smoothing: the real target is 1 minus this.",
+                                    min=0, below=0.5)
+    label_noise: float = option(0.0, "Probability of flipping a D label.", min=0, below=0.5)
+    grad_clip: float = option(0.0, "Max gradient norm of G and D (0 = off).", min=0)
+    lr_schedule: str = option("constant", "Learning-rate schedule: constant, linear (decay to 0) or cosine.",
+                              choices=LR_SCHEDULES)
+    warmup_steps: int = option(0, "Steps of linear learning-rate warm-up.", min=0)
+    ema: float = option(0.0, "EMA decay of the generator weights, e.g. 0.999 (0 = off).", min=0, below=1)
+    seed: int = option(0, "Seed of the weights, data order, noise and the fixed sample noise.", min=0)
+    device: str = option("auto", "Where to train: auto picks CUDA, then MPS, then the CPU.", choices=DEVICES,
+                         resume=True)
+    amp: bool = option(False, "Use bf16 autocast on CUDA, or on a CPU with bf16 instructions (AVX512-BF16, "
+                       "AMX).", resume=True)
+    channels_last: bool = option(False, "Use the NHWC (channels-last) memory format.", resume=True)
+    compile: bool = option(False, "Compile the networks with torch.compile.", resume=True)
+    workers: int = option(2, "Data loader processes decoding images.", min=0, resume=True)
+    cache: bool = option(True, "Decode images once into a memory-mapped uint8 cache (--no-cache: decode them "
+                         "every epoch).", resume=True)
+    cache_dir: str = option("", "Where decoded-image caches live (default: <out>/.cache).", cli_type=Path,
+                            resume=True)
+    crop: int = option(0, "Centre crop side in source pixels before resizing (0 = the largest square).", min=0)
+    toy_faces: int = option(10000, "Number of images in the toy-faces data set.", min=1)
+    log_every: int = option(50, "Steps between metrics lines.", min=1, resume=True)
+    sample_count: int = internal(64, min=1)  # images in the fixed-noise sample grid (8 x 8), drawn from --seed
+    keep: int = option(3, "Per-epoch checkpoints kept besides last.pt (0 = keep all).", min=0, resume=True)
+    fid_every: int = option(0, "Epochs between FID evaluations (0 = off).", min=0, resume=True)
+    fid_samples: int = option(1000, "Generated and real images used for each FID evaluation.", min=2,
+                              resume=True)
 
     def validate(self) -> None:
-        _check_choice("loss", self.loss, LOSSES)
-        _check_choice("lr_schedule", self.lr_schedule, LR_SCHEDULES)
-        _check_choice("device", self.device, ("auto", "cuda", "mps", "cpu"))
+        """Raise UsageError for a config training cannot run."""
+        _check_fields(self)
         if self.epochs < 1 and self.steps < 1:
             raise UsageError("epochs or steps must be >= 1")
-        if self.batch_size < 1:
-            raise UsageError(f"batch_size must be >= 1, got {self.batch_size}")
-        if not 0.0 <= self.label_smoothing < 0.5:
-            raise UsageError(f"label_smoothing must be in [0, 0.5), got {self.label_smoothing}")
-        if not 0.0 <= self.label_noise < 0.5:
-            raise UsageError(f"label_noise must be in [0, 0.5), got {self.label_noise}")
-        if not 0.0 <= self.ema < 1.0:
-            raise UsageError(f"ema must be in [0, 1), got {self.ema}")
-        if self.n_critic < 1:
-            raise UsageError(f"n_critic must be >= 1, got {self.n_critic}")
-        for name in ("lr_g", "lr_d"):
-            if not 0.0 < getattr(self, name) < float("inf"):
-                raise UsageError(f"{name} must be a positive number, got {getattr(self, name)}")
-        for name in ("beta1", "beta2"):
-            if not 0.0 <= getattr(self, name) < 1.0:
-                raise UsageError(f"{name} must be in [0, 1), got {getattr(self, name)}")
-        for name in ("gp_weight", "grad_clip", "warmup_steps", "steps", "epochs", "crop", "keep", "workers", "fid_every"):
-            if not 0 <= getattr(self, name) < float("inf"):
-                raise UsageError(f"{name} must be a finite number >= 0, got {getattr(self, name)}")
-        for name, minimum in (("toy_faces", 1), ("log_every", 1), ("sample_count", 1), ("fid_samples", 2)):
-            if getattr(self, name) < minimum:
-                raise UsageError(f"{name} must be >= {minimum}, got {getattr(self, name)}")
 
 
 # What a resumed run may change: how long it trains, and how it runs (none of these changes what
 # the weights are meant to become). Anything else changes the experiment: start a new run for that.
 RESUME_CHANGEABLE = frozenset(
-    {"epochs", "steps", "device", "workers", "log_every", "keep", "cache", "cache_dir", "amp",
-     "channels_last", "compile", "fid_every", "fid_samples"}
+    f.name for cls in (ModelConfig, TrainConfig) for f in dataclasses.fields(cls) if f.metadata.get("resume")
 )
 
 
@@ -202,6 +237,41 @@ def from_dict(cls, d: dict):
     return cls(**{k: v for k, v in d.items() if k in names})
 
 
-def _check_choice(name: str, value, choices) -> None:
-    if value not in choices:
-        raise UsageError(f"{name} must be one of {', '.join(map(str, choices))}, got {value!r}")
+def _check_fields(cfg) -> None:
+    """Each field against the choices and bounds its `option(...)` declares."""
+    for f in dataclasses.fields(cfg):
+        value, m = getattr(cfg, f.name), f.metadata
+        if m.get("choices") and value not in m["choices"]:
+            raise UsageError(f"{f.name} must be one of {', '.join(map(str, m['choices']))}, got {value!r}")
+        if m and bounds_text(m) and not _in_bounds(value, m):
+            raise UsageError(f"{f.name} must be {_bounds_words(m, isinstance(f.default, float))}, got {value}")
+
+
+def _in_bounds(value, m) -> bool:
+    lo, above, below = m["min"], m["above"], m["below"]
+    return (lo is None or value >= lo) and (above is None or value > above) and (
+        below is None or value < below) and math.isfinite(value)
+
+
+def _bounds_words(m, is_float: bool) -> str:
+    if m["above"] is not None:
+        return "a positive number" if m["above"] == 0 else f"> {m['above']:g}"
+    if m["below"] is not None:
+        return f"in [{m['min']:g}, {m['below']:g})"
+    return f"a finite number >= {m['min']:g}" if is_float else f">= {m['min']:g}"
+
+
+def bounds_text(m) -> str:
+    """A field's bounds as click writes ranges (`x>=1`, `0<=x<1`, `x>0`), or "" when it has none."""
+    if m["above"] is not None:
+        return f"x>{m['above']:g}"
+    if m["min"] is None:
+        return ""
+    return f"x>={m['min']:g}" if m["below"] is None else f"{m['min']:g}<=x<{m['below']:g}"
+
+
+__all__ = [
+    "ACTIVATIONS", "DEFAULT_PRESET", "DEVICES", "D_NORMS", "IMAGE_SIZES", "LOSSES", "LR_SCHEDULES", "NAMED_DATA",
+    "PRESETS", "RESUME_CHANGEABLE", "STEMS", "ModelConfig", "Preset", "TrainConfig", "bounds_text", "flag",
+    "from_dict", "internal", "option", "resolve",
+]

@@ -20,11 +20,13 @@ import copy
 import torch
 from torch import nn
 
+from facegan.runtime.errors import UsageError
+
 
 class EMA:
     def __init__(self, model: nn.Module, decay: float, warmup: bool = True):
         if not 0.0 <= decay < 1.0:
-            raise ValueError(f"EMA decay must be in [0, 1), got {decay}")
+            raise UsageError(f"EMA decay must be in [0, 1), got {decay}")
         self.decay = decay  # the target decay per update, e.g. 0.999
         self.warmup = warmup  # ramp the decay up from 0.1 so the early average is not the init
         self.num_updates = 0  # updates done so far (drives the warm-up)

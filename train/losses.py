@@ -18,6 +18,8 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from facegan.runtime.errors import UsageError
+
 from .config import LOSSES
 
 
@@ -121,7 +123,7 @@ def _target_like(target: torch.Tensor | float, logits: torch.Tensor) -> torch.Te
 
 def _check_loss(loss: str) -> None:
     if loss not in LOSSES:
-        raise ValueError(f"loss must be one of {', '.join(LOSSES)}, got {loss!r}")
+        raise UsageError(f"loss must be one of {', '.join(LOSSES)}, got {loss!r}")
 
 
 __all__ = ["d_loss", "d_outputs", "d_targets", "g_loss", "gradient_penalty"]

@@ -95,12 +95,39 @@ class Discriminator(nn.Module):
                 _d_norm(cfg.d_norm, cfg.ndf * m_out),
                 *act(),
             ]
+        extra = 0
+        if cfg.mbstd_group > 0:
+            # (ndf*8) x 4 x 4 -> (ndf*8 + 1) x 4 x 4: how much the images of a group differ
+            layers.append(MinibatchStdDev(cfg.mbstd_group))
+            extra = 1
         # (ndf*8) x 4 x 4 -> 1 logit
-        layers += [sn(nn.Conv2d(cfg.ndf * mults[-1], 1, 4, 1, 0, bias=False)), nn.Flatten(0)]
+        layers += [sn(nn.Conv2d(cfg.ndf * mults[-1] + extra, 1, 4, 1, 0, bias=False)), nn.Flatten(0)]
         self.main = nn.Sequential(*layers)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.main(x)
+
+
+class MinibatchStdDev(nn.Module):
+    """Append one feature map: the standard deviation across a group of images (Karras et al. 2018).
+
+    A generator that draws the same face for every z gives groups with no variance, which D can
+    now see and punish. Groups are `group` images (or the largest divisor of the batch below it).
+    """
+
+    def __init__(self, group: int):
+        super().__init__()
+        self.group = group
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        n, c, h, w = x.shape
+        g = min(self.group, n)
+        while n % g:
+            g -= 1
+        y = x.float().reshape(g, n // g, c, h, w)
+        std = (y.var(dim=0, unbiased=False) + 1e-8).sqrt().mean(dim=(1, 2, 3))  # (n // g,)
+        feature = std.to(x.dtype).reshape(1, n // g, 1, 1, 1).expand(g, -1, 1, h, w).reshape(n, 1, h, w)
+        return torch.cat([x, feature], dim=1)
 
 
 def weights_init(m: nn.Module) -> None:
@@ -124,7 +151,10 @@ def build_models(cfg: ModelConfig, seed: int) -> tuple[Generator, Discriminator]
 
 
 def generator_from_state(cfg: ModelConfig, state_dict: dict) -> Generator:
-    """A Generator in eval mode with the given weights (used by export and FID)."""
+    """A Generator in eval mode with the given weights: what export, FID and the run reports draw with."""
     g = Generator(cfg)
     g.load_state_dict(state_dict)
     return g.eval()
+
+
+__all__ = ["Discriminator", "Generator", "MinibatchStdDev", "build_models", "feature_multipliers", "generator_from_state", "weights_init"]

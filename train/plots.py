@@ -1,8 +1,8 @@
 """Training pictures: loss curves, the fixed-noise progress GIF, and real-vs-fake panels.
 
-    plot_losses(run_dir / "metrics.jsonl", run_dir / "loss.png")     # needs matplotlib
-    progress_gif(sorted(run_dir.glob("samples/epoch-*.png")), run_dir / "progress.gif")   # pillow
-    real_vs_fake(real_uint8, fake_uint8, run_dir / "real-vs-fake.png")                     # matplotlib
+    plot_losses(run.metrics, run.loss_png)                             # needs matplotlib (run: a RunDir)
+    progress_gif(run.sample_grids(), run.progress_gif)                # pillow
+    real_vs_fake(real_uint8, fake_uint8, run.real_vs_fake)             # matplotlib
 
 matplotlib is the optional `facegan[metrics]` extra: it is imported lazily, and figures are drawn
 on an Agg canvas directly (no pyplot), so no global backend is switched and no window opens.
@@ -19,6 +19,9 @@ from typing import Sequence
 
 import numpy as np
 from PIL import Image
+
+from facegan.runtime.errors import UsageError
+from facegan.runtime.files import atomic_path
 
 from .errors import MissingExtraError
 
@@ -96,7 +99,7 @@ def plot_losses(metrics_jsonl: Path, out_png: Path) -> None:
 def progress_gif(sample_pngs: Sequence[Path], out_gif: Path, frame_ms: int = GIF_FRAME_MS) -> None:
     """An animated GIF of the fixed-noise grids, one frame per PNG in the given order, looping."""
     if not sample_pngs:
-        raise ValueError("progress_gif needs at least one sample grid")
+        raise UsageError("progress_gif needs at least one sample grid")
     frames = []
     for p in sample_pngs:
         with Image.open(p) as im:
@@ -104,11 +107,8 @@ def progress_gif(sample_pngs: Sequence[Path], out_gif: Path, frame_ms: int = GIF
     size = frames[0].size
     frames = [f if f.size == size else f.resize(size, Image.Resampling.NEAREST) for f in frames]
     durations = [frame_ms] * (len(frames) - 1) + [max(frame_ms, GIF_LAST_FRAME_MS)]
-    out_gif = Path(out_gif)
-    out_gif.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out_gif.with_name(f".{out_gif.name}.tmp")
-    frames[0].save(tmp, format="GIF", save_all=True, append_images=frames[1:], duration=durations, loop=0)
-    tmp.replace(out_gif)  # a viewer refreshing mid-training never sees half a GIF
+    with atomic_path(out_gif) as tmp:  # a viewer refreshing mid-training never sees half a GIF
+        frames[0].save(tmp, format="GIF", save_all=True, append_images=frames[1:], duration=durations, loop=0)
 
 
 def image_grid(images: np.ndarray, nrow: int | None = None, padding: int = 2) -> np.ndarray:
@@ -140,22 +140,19 @@ def real_vs_fake(real_uint8: np.ndarray, fake_uint8: np.ndarray, out_png: Path) 
 def _to_nhwc(images: np.ndarray) -> np.ndarray:
     x = np.asarray(images)
     if x.dtype != np.uint8 or x.ndim != 4:
-        raise ValueError(f"expected uint8 images (N, H, W, C) or (N, C, H, W), got {x.shape} {x.dtype}")
+        raise UsageError(f"expected uint8 images (N, H, W, C) or (N, C, H, W), got {x.shape} {x.dtype}")
     if x.shape[-1] not in (1, 3) and x.shape[1] in (1, 3):
         x = x.transpose(0, 2, 3, 1)
     if x.shape[-1] == 1:
         x = np.repeat(x, 3, axis=-1)
     if x.shape[-1] != 3:
-        raise ValueError(f"expected 1 or 3 channels, got shape {x.shape}")
+        raise UsageError(f"expected 1 or 3 channels, got shape {x.shape}")
     return x
 
 
 def _save_png(fig, out_png: Path) -> None:
-    out_png = Path(out_png)
-    out_png.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out_png.with_name(f".{out_png.name}.tmp")
-    fig.savefig(tmp, format="png", dpi=FIG_DPI)
-    tmp.replace(out_png)
+    with atomic_path(out_png) as tmp:
+        fig.savefig(tmp, format="png", dpi=FIG_DPI)
 
 
 __all__ = ["image_grid", "plot_losses", "progress_gif", "read_metrics", "real_vs_fake"]

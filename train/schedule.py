@@ -13,6 +13,8 @@ import math
 
 import torch
 
+from facegan.runtime.errors import UsageError
+
 from .config import LR_SCHEDULES
 
 
@@ -24,9 +26,9 @@ def lr_at(step: int, base_lr: float, total_steps: int, schedule: str, warmup_ste
     constant -> base_lr; linear -> base_lr * (1 - p); cosine -> base_lr * (1 + cos(pi p)) / 2.
     """
     if schedule not in LR_SCHEDULES:
-        raise ValueError(f"lr_schedule must be one of {', '.join(LR_SCHEDULES)}, got {schedule!r}")
+        raise UsageError(f"lr_schedule must be one of {', '.join(LR_SCHEDULES)}, got {schedule!r}")
     if warmup_steps < 0 or total_steps < 1:
-        raise ValueError(f"need warmup_steps >= 0 and total_steps >= 1, got {warmup_steps}, {total_steps}")
+        raise UsageError(f"need warmup_steps >= 0 and total_steps >= 1, got {warmup_steps}, {total_steps}")
     if step < warmup_steps:
         return base_lr * (step + 1) / warmup_steps
     if schedule == "constant":

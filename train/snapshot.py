@@ -1,0 +1,54 @@
+"""Snapshots: the fixed-noise sample grid and the checkpoints of the current state, on rank 0.
+
+    written = save_snapshot(s, run, fixed_noise, info, say, epoch_end=True, healthy=guard.healthy)
+
+At an epoch's end: samples/epoch-NNN.png, checkpoints/epoch-NNN.pt (pruned to --keep) and
+last.pt; otherwise (Ctrl-C, end of run) last.pt only. A state that went bad is never saved.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import torch
+
+from . import distributed
+from .checkpoint import save_checkpoint
+from .distributed import DistInfo
+from .rundir import RunDir
+from .sampling import generate, sampling_generator, save_grid
+from .state import State
+
+
+def save_snapshot(
+    s: State, run: RunDir, fixed_noise: torch.Tensor, info: DistInfo, say: Callable[[str], None], *,
+    epoch_end: bool, healthy: bool = True,
+) -> bool:
+    """Write the snapshot; return whether it was written (the same answer on every rank).
+
+    During a streak of non-finite losses (`healthy` False), or with NaN/inf weights, the weights
+    may already be garbage (an update can blow D up while its own loss was still finite): that
+    must not become last.pt, which the guard restores and --resume continues from. Such a
+    snapshot is skipped and said.
+    """
+    distributed.average_buffers(s.g, info)
+    distributed.average_buffers(s.d, info)
+    ok = healthy and s.weights_finite()  # on every rank: the weights are the same everywhere
+    if not info.is_main:
+        distributed.barrier(info)
+        return ok
+    if not ok:
+        say(f"step {s.step}: losses or weights are not finite; no checkpoint written")
+        distributed.barrier(info)
+        return False
+    state = s.to_checkpoint()
+    if epoch_end:
+        save_grid(generate(sampling_generator(s), fixed_noise, s.model_cfg.value_range), run.epoch_samples(s.epoch))
+        save_checkpoint(state, run.epoch_checkpoint(s.epoch))
+        run.prune(s.train_cfg.keep)
+    save_checkpoint(state, run.last)
+    distributed.barrier(info)
+    return True
+
+
+__all__ = ["save_snapshot"]
