@@ -78,34 +78,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 # The training step
 
 
-def make_step(model_cfg, train_cfg, real_batches: list):
-    """A zero-argument callable doing one `facegan.train.step.train_step` on the next batch of `real_batches`."""
-    import torch
-
-    from facegan.train.state import build_state
-    from facegan.train.step import step_networks, train_step
-
-    s = build_state(model_cfg, train_cfg, torch.device("cpu"), total_steps=10**6)
-    nets = step_networks(s)  # compiled when train_cfg.compile, as in train()
-    batches = itertools.cycle(real_batches)
-
-    def step() -> None:
-        train_step(s, next(batches), nets).finite  # noqa: B018  the loop's guard reads `finite` every step
-
-    return step
-
-
-def real_batches(image_size: int, batch_size: int, count: int = 2) -> list:
-    """`count` uint8 (B, 3, H, W) batches of toy faces: training speed does not depend on content."""
-    import torch
-
-    from facegan.train.toyfaces import toy_faces
-
-    faces = toy_faces(batch_size * count, image_size)  # (N, H, W, 3)
-    t = torch.from_numpy(faces).permute(0, 3, 1, 2).contiguous()
-    return list(t.split(batch_size))
-
-
 def loop_check(model_cfg, train_cfg, folder: Path, steps: int) -> float:
     """images/s of the last logged window of a real `train()` run, eager, on in-memory toy faces."""
     from facegan.train.loop import train
@@ -178,11 +150,11 @@ def main(argv: list[str] | None = None) -> dict:
     ]
 
     # Training step variants
-    pool = real_batches(model_cfg.image_size, batch)
+    pool = common.real_batches(model_cfg.image_size, batch)
     steps, compile_s = {}, {}
     for name in args.variants:
         cfg = dataclasses.replace(train_cfg, **VARIANTS[name])
-        steps[name] = make_step(model_cfg, cfg, pool)
+        steps[name] = common.make_step(model_cfg, cfg, pool)
         start = time.perf_counter()
         for _ in range(args.warmup_steps):
             steps[name]()

@@ -50,6 +50,21 @@ def cpu_model() -> str:
     return platform.processor() or platform.machine()
 
 
+SIMD_FLAGS = ("avx2", "avx512f", "avx512_bf16", "amx_bf16")  # what decides fp32/bf16 speed on x86
+
+
+def cpu_flags() -> list[str]:
+    """Which of SIMD_FLAGS this CPU has (the same code runs 2.5x apart on AVX2 and AVX-512 machines)."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("flags"):
+                have = set(line.split(":", 1)[1].split())
+                return [f for f in SIMD_FLAGS if f in have]
+    except OSError:
+        pass
+    return []
+
+
 def package_version(name: str) -> str:
     """Installed version of a distribution, or "-" when it is not installed."""
     from importlib.metadata import PackageNotFoundError, version
@@ -66,6 +81,7 @@ def system_info(threads: int | None = None) -> dict:
     return {
         "date": dt.datetime.now().astimezone().isoformat(timespec="seconds"),
         "cpu": cpu_model(),
+        "cpu_flags": cpu_flags(),
         "cores": cpu_count(),
         "threads": threads if threads is not None else cpu_count(),
         "load_avg_1min": round(load, 2),  # a busy shared machine shows up here
@@ -79,7 +95,7 @@ def system_info(threads: int | None = None) -> dict:
 def header(title: str, info: dict, notes: Sequence[str] = ()) -> str:
     """A Markdown heading plus one line of machine facts and any notes."""
     facts = (
-        f"CPU: {info['cpu']} ({info['cores']} cores), threads: {info['threads']}, date: {info['date']}, "
+        f"CPU: {info['cpu']} ({info['cores']} cores; {' '.join(info.get('cpu_flags', [])) or 'no AVX2'}), threads: {info['threads']}, date: {info['date']}, "
         f"load avg (1 min) at start: {info['load_avg_1min']}, Python {info['python']}, torch {info['torch']}, "
         f"onnxruntime {info['onnxruntime']}, numpy {info['numpy']}"
     )
@@ -152,6 +168,36 @@ def random_checkpoint(preset: str, folder: Path, **model_overrides) -> Path:
     path = folder / "random.pt"
     save_checkpoint(state, path)
     return path
+
+
+def make_step(model_cfg, train_cfg, real_batches: list):
+    """A zero-argument callable doing one `facegan.train.step.train_step` on the next batch of `real_batches`."""
+    import torch
+
+    from facegan.train.state import build_state
+    from facegan.train.step import step_networks, train_step
+
+    s = build_state(model_cfg, train_cfg, torch.device("cpu"), total_steps=10**6)
+    nets = step_networks(s)  # compiled when train_cfg.compile, as in train()
+    import itertools
+
+    batches = itertools.cycle(real_batches)
+
+    def step() -> None:
+        train_step(s, next(batches), nets).finite  # noqa: B018  the loop's guard reads `finite` every step
+
+    return step
+
+
+def real_batches(image_size: int, batch_size: int, count: int = 2) -> list:
+    """`count` uint8 (B, 3, H, W) batches of toy faces: training speed does not depend on content."""
+    import torch
+
+    from facegan.train.toyfaces import toy_faces
+
+    faces = toy_faces(batch_size * count, image_size)  # (N, H, W, 3)
+    t = torch.from_numpy(faces).permute(0, 3, 1, 2).contiguous()
+    return list(t.split(batch_size))
 
 
 # ---------------------------------------------------------------------------------------------

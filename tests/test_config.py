@@ -98,6 +98,16 @@ def test_validate_checks_every_declared_bound_and_choice(cls, f):
 
 # What each row of README.md's "### Presets" table says, and the config values it means.
 README_PRESETS = {
+    "facegan": {
+        "the DCGAN generator": {"stem": "convtranspose", "activation": "tanh", "latent_dim": 100},
+        "spectral norm": {"spectral_norm": True}, "no BatchNorm": {"d_norm": "none"},
+        "minibatch-stddev layer (groups of 4)": {"mbstd_group": 4}, "hinge loss": {"loss": "hinge"},
+        "DiffAugment (translation, cutout)": {"diffaug": "translation,cutout"},
+        "lazy R1 0.5 every 16 steps": {"r1_gamma": 0.5, "r1_every": 16},
+        "Adam lr 2e-4": {"lr_g": 2e-4, "lr_d": 2e-4}, "betas (0, 0.99)": {"beta1": 0.0, "beta2": 0.99},
+        "no EMA": {"ema": 0.0}, "batch 128": {"batch_size": 128}, "64x64": {"image_size": 64},
+        "15 epochs": {"epochs": 15},
+    },
     "dcgan": {
         "ConvTranspose stem": {"stem": "convtranspose"}, "latent 100": {"latent_dim": 100},
         "ngf=ndf=64": {"ngf": 64, "ndf": 64}, "tanh": {"activation": "tanh"}, "BCE": {"loss": "bce"},
@@ -145,7 +155,7 @@ def test_readme_preset_table_matches_the_presets():
             for field, want in values.items():
                 part = p.model if hasattr(p.model, field) else p.train
                 assert getattr(part, field) == want, f"{name}: {field} is {getattr(part, field)!r}, README: {phrase!r}"
-    assert TrainConfig().preset == DEFAULT_PRESET
+    assert DEFAULT_PRESET == "facegan" and TrainConfig().preset == "dcgan"  # old checkpoints: the classic
 
 
 # -- what --resume may change, as the README says -------------------------------------------------

@@ -15,17 +15,26 @@ torch = pytest.importorskip("torch")
 from facegan.train.errors import MissingExtraError  # noqa: E402
 from facegan.train import fid, inception as inception_mod  # noqa: E402
 from facegan.train.data import DataSpec, load_data  # noqa: E402
+from facegan.train import reference  # noqa: E402
 from facegan.train.fid import (  # noqa: E402
     feature_stats,
-    fid_of_generator,
     frechet_distance,
     generated_batches,
-    load_stats,
-    reference_key,
-    reference_stats_for,
-    reference_subset,
-    save_stats,
+    generator_features,
+    onnx_features,
+    quality_scores,
 )
+from facegan.train.reference import (  # noqa: E402
+    load_features,
+    reference_features,
+    reference_key,
+    reference_subset,
+    save_features,
+)
+
+
+def fid_of_generator(g, latent_dim, value_range, n, ref_stats, **kw) -> float:
+    return frechet_distance(*feature_stats(generator_features(g, latent_dim, value_range, n, **kw)), *ref_stats)
 from facegan.train.inception import resize_for_inception  # noqa: E402
 
 
@@ -139,19 +148,31 @@ class PixelFeatures:
         return sum(len(x) for x in self.seen)
 
 
-def test_stats_file_round_trip_and_protocol(tmp_path):
+def test_features_file_round_trip_and_protocol(tmp_path):
     rng = np.random.default_rng(0)
-    stats = feature_stats(rng.standard_normal((10, 4)))
+    features = rng.standard_normal((10, 4))
     path = tmp_path / "sub" / "ref.npz"
-    save_stats(path, stats, 10)
+    save_features(path, features)
     assert [p.name for p in path.parent.iterdir()] == ["ref.npz"]  # no temporary file left
-    (mu, sigma), n = load_stats(path)
-    assert n == 10 and np.array_equal(mu, stats[0]) and np.array_equal(sigma, stats[1])
-    # A file written under another protocol, or no .npz at all, is not used.
-    np.savez(path, mu=mu, sigma=sigma, num_images=10, protocol="old")
-    assert load_stats(path) is None
+    loaded = load_features(path)
+    assert loaded.dtype == np.float64 and np.allclose(loaded, features, atol=1e-6)  # stored as float32
+    # A file written under another protocol (or the old statistics-only files), or no .npz, is not used.
+    np.savez(path, features=features, protocol="old")
+    assert load_features(path) is None
+    np.savez(path, mu=features.mean(0), sigma=np.cov(features, rowvar=False), protocol=fid.FID_PROTOCOL)
+    assert load_features(path) is None
     path.write_bytes(b"not an npz")
-    assert load_stats(path) is None
+    assert load_features(path) is None
+
+
+def test_quality_scores_of_the_same_and_of_shifted_features():
+    rng = np.random.default_rng(3)
+    real = rng.standard_normal((400, 8))
+    same = quality_scores(real, rng.standard_normal((400, 8)))
+    shifted = quality_scores(real, rng.standard_normal((400, 8)) + 2.0)
+    assert set(same) == {"fid", "kid", "kid_std", "precision", "recall"}
+    assert same["fid"] < 1.0 and abs(same["kid"]) < 0.05 and same["precision"] > 0.8 and same["recall"] > 0.8
+    assert shifted["fid"] > 20 and shifted["kid"] > 1.0 and shifted["precision"] < 0.2 and shifted["recall"] < 0.2
 
 
 def test_reference_subset_is_seeded_sorted_and_spread():
@@ -181,8 +202,8 @@ def test_reference_images_are_a_seeded_subset_across_classes(tmp_path):
 
     def subset(seed, cache_dir):
         fake = PixelFeatures()
-        _, n = reference_stats_for(spec, 6, fake, cache_dir, seed=seed)
-        assert n == 6 and fake.num_images == 6
+        real = reference_features(spec, 6, fake, cache_dir, seed=seed)
+        assert len(real) == 6 and fake.num_images == 6
         return np.concatenate(fake.seen)
 
     first = subset(0, tmp_path / "refs0")
@@ -192,7 +213,7 @@ def test_reference_images_are_a_seeded_subset_across_classes(tmp_path):
     assert not np.array_equal(first, subset(1, tmp_path / "refs1"))
     # The default seed is the one the key names.
     assert [p.name for p in (tmp_path / "refs0").iterdir()] == [
-        reference_key(load_data(spec).fingerprint, 6, fid.REFERENCE_SEED)]
+        reference_key(load_data(spec).fingerprint, 6, reference.REFERENCE_SEED)]
 
 
 def test_missing_weights_raise_the_hint(monkeypatch):
@@ -281,8 +302,9 @@ def test_fid_of_onnx_scores_the_runtime_images(inception, tmp_path):
     z = latents(0, 5, 8)
     expected_images = to_uint8(toy_reference(z), (-1.0, 1.0))
     ref = feature_stats(inception(expected_images))
-    assert abs(fid.fid_of_onnx(path, 5, ref, inception=inception, batch_size=2, seed=0)) < 1e-3
-    assert fid.fid_of_onnx(path, 5, ref, inception=inception, batch_size=2, seed=1) > 1.0
+    for seed, close in ((0, True), (1, False)):
+        fake = onnx_features(path, 5, inception=inception, batch_size=2, seed=seed)
+        assert (abs(frechet_distance(*feature_stats(fake), *ref)) < 1e-3) is close
 
 
 # --- facegan-fid ----------------------------------------------------------------------------------
@@ -415,8 +437,8 @@ def test_training_and_cli_share_the_reference_statistics(cli, features, tmp_path
     spec = DataSpec(source, 32, crop=t["crop"], cache_dir=tmp_path / "cache", workers=0, seed=t["seed"],
                     toy_faces=t["toy_faces"])
     training = PixelFeatures()
-    _, n = reference_stats_for(spec, 8, training, tmp_path / "refs", data=load_data(spec))
-    assert n == 8 and training.num_images == 8
+    real = reference_features(spec, 8, training, tmp_path / "refs", data=load_data(spec))
+    assert len(real) == 8 and training.num_images == 8
     result = cli(tmp_path / "run", "--data", source, "--samples", "8")
     assert result.exit_code == 0, result.output
     assert features[-1].num_images == 8  # the 8 generated faces only: the reference was reused
@@ -427,7 +449,7 @@ def test_training_and_cli_share_the_reference_statistics(cli, features, tmp_path
     assert cli(tmp_path / "run", "--data", source, "--samples", "8").exit_code == 0
     assert features[-1].num_images == 16
     again = PixelFeatures()
-    reference_stats_for(spec, 8, again, tmp_path / "refs", data=load_data(spec))
+    reference_features(spec, 8, again, tmp_path / "refs", data=load_data(spec))
     assert again.num_images == 0
 
 

@@ -167,3 +167,30 @@ def test_ema_state_round_trip_loads_into_a_generator():
         assert torch.equal(fresh.module.state_dict()[k], v)
     # The state is a plain Generator state_dict: the eager generator loads it strictly.
     g.load_state_dict(state)
+
+
+def test_ema_recalibrate_measures_the_averaged_weights_statistics_without_touching_the_global_rng():
+    from facegan.train.config import ModelConfig
+    from facegan.train.ema import EMA
+    from facegan.train.models import build_models
+
+    g, _ = build_models(ModelConfig(image_size=32, ngf=8, ndf=8), seed=0)
+    ema = EMA(g, 0.9)
+    with torch.no_grad():
+        for p in ema.module.parameters():
+            p.mul_(3.0)  # averaged weights far from G's: G's statistics would not fit them
+    norm = ema.module.stem[1]
+    before = norm.running_var.clone()
+    state = torch.get_rng_state()
+    ema.recalibrate(latent_dim=100, seed=5, batches=4, batch_size=64)
+    assert torch.equal(torch.get_rng_state(), state)  # exact resume relies on it
+    assert not ema.module.training and norm.momentum == 0.1
+    # The statistics are those of the averaged weights' own activations (G's were 1, untrained).
+    with torch.no_grad():
+        out = ema.module.stem[0](torch.randn(2048, 100, 1, 1))
+    true_var = out.transpose(0, 1).flatten(1).var(dim=1)
+    assert torch.allclose(norm.running_var, true_var, rtol=0.15) and not torch.allclose(before, norm.running_var, rtol=0.5)
+    again = EMA(g, 0.9)
+    again.module.load_state_dict(ema.module.state_dict())
+    again.recalibrate(latent_dim=100, seed=5, batches=4, batch_size=64)
+    assert torch.equal(again.module.stem[1].running_var, norm.running_var)  # seeded: the same statistics

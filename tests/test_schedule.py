@@ -81,3 +81,43 @@ def test_scheduler_state_round_trips_through_weights_only_load():
         opt.step(), sched.step(), opt2.step(), sched2.step()
         assert opt2.param_groups[0]["lr"] == opt.param_groups[0]["lr"]
     assert opt2.param_groups[0]["lr"] == pytest.approx(lr_at(12, 2e-4, 30, "linear", 4))
+
+
+def test_schedules_longer_than_the_run_are_scaled_for_presets_and_refused_when_chosen():
+    import dataclasses
+
+    import pytest
+
+    from facegan.runtime.errors import UsageError
+    from facegan.train.config import PRESETS, resolve
+    from facegan.train.schedule import ema_half_life, fit_schedules
+
+    stable = PRESETS["dcgan-stable"].train  # warm-up 500 steps, EMA 0.999 (half-life 693 steps)
+    cfg, notes = fit_schedules(stable, 468)
+    assert cfg.warmup_steps == 46 and ema_half_life(cfg.ema) == pytest.approx(46.8, rel=1e-3)
+    assert len(notes) == 2 and all(n.startswith("note: the dcgan-stable preset's --") for n in notes)
+    assert fit_schedules(stable, 5000) == (stable, [])  # long enough: untouched
+    _, chosen = resolve("dcgan-stable", {}, {"warmup_steps": 600})
+    with pytest.raises(UsageError, match="--warmup-steps 600 .* does not fit in this 468-step run"):
+        fit_schedules(chosen, 468)
+    with pytest.raises(UsageError, match="--ema 0.9999"):
+        fit_schedules(dataclasses.replace(stable, ema=0.9999), 468)
+
+
+def test_a_chosen_warm_up_longer_than_the_run_exits_2_and_touches_no_run(tmp_path):
+    from typer.testing import CliRunner
+
+    from facegan.train.cli import app
+
+    args = ["--data", "toy-faces", "--toy-faces", "32", "--image-size", "32", "--ngf", "8", "--ndf", "8",
+            "--batch-size", "8", "--workers", "0", "--quiet", "--out", str(tmp_path), "--name", "r", "--steps", "10"]
+    result = CliRunner().invoke(app, [*args, "--warmup-steps", "20"])
+    assert result.exit_code == 2 and "--warmup-steps 20" in result.output
+    assert not (tmp_path / "r").exists()
+    result = CliRunner().invoke(app, [*args, "--preset", "dcgan-stable"])  # the preset's 500 steps: scaled
+    assert result.exit_code == 0, result.output
+    assert "note: the dcgan-stable preset's --warmup-steps 500" in result.output
+    import json
+
+    saved = json.loads((tmp_path / "r" / "config.json").read_text())["train"]
+    assert saved["warmup_steps"] == 1

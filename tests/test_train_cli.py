@@ -83,6 +83,8 @@ def _other_value(f, current):
         return "dcgan-stable"
     if f.name == "data":
         return "celeba"  # the dry run is on toy-faces
+    if f.name == "diffaug":
+        return "color" if current != "color" else "cutout"
     if isinstance(current, str):
         return "elsewhere"
     if isinstance(current, int):

@@ -4,7 +4,8 @@ With little data, D memorises the training images and wins within a few hundred 
 no useful gradient. Augmenting only the reals would teach G to draw augmented images; augmenting
 both, with operations G's gradient can pass through, keeps D from memorising while G still learns
 the un-augmented distribution (Zhao et al. 2020, "Differentiable Augmentation for Data-Efficient
-GAN Training"). The policy is a comma-separated list applied in order:
+GAN Training"). The policy (`TrainConfig.diffaug`, names from `config.AUGMENTATIONS`) is a
+comma-separated list applied in order:
 
     color        brightness, saturation and contrast jitter
     translation  shift by up to 1/8 of the side, zero-filled
@@ -18,25 +19,13 @@ from __future__ import annotations
 
 import torch
 
-from facegan.runtime.errors import UsageError
-
-POLICIES = ("color", "translation", "cutout")
 TRANSLATION_RATIO = 1 / 8  # largest shift, as a share of the side
 CUTOUT_RATIO = 1 / 2  # side of the erased square, as a share of the image side
 
 
-def parse_policy(policy: str) -> tuple[str, ...]:
-    """`"color,translation"` -> ("color", "translation"); "" -> (); unknown names raise UsageError."""
-    names = tuple(p.strip() for p in policy.split(",") if p.strip())
-    unknown = [p for p in names if p not in POLICIES]
-    if unknown:
-        raise UsageError(f"unknown augmentation {', '.join(unknown)}; choose from {', '.join(POLICIES)}")
-    return names
-
-
-def diff_augment(x: torch.Tensor, policy: tuple[str, ...]) -> torch.Tensor:
-    """Apply each augmentation of `policy` to a batch, independently per image."""
-    for name in policy:
+def diff_augment(x: torch.Tensor, policy: str) -> torch.Tensor:
+    """Apply each augmentation of `policy` ("translation,cutout", as config stores it) per image."""
+    for name in filter(None, policy.split(",")):
         x = _AUGMENTATIONS[name](x)
     return x
 
@@ -82,4 +71,4 @@ def cutout(x: torch.Tensor, ratio: float = CUTOUT_RATIO) -> torch.Tensor:
 
 _AUGMENTATIONS = {"color": color, "translation": translation, "cutout": cutout}
 
-__all__ = ["POLICIES", "diff_augment", "parse_policy"]
+__all__ = ["cutout", "color", "diff_augment", "translation"]

@@ -4,7 +4,8 @@
   D(G(z)) near 0) while G's loss runs away. G then gets no useful gradient and stops learning;
   the samples freeze as blobs. What the classic recipe does on real data at small budgets.
 - **Mode collapse**: G maps every z to nearly the same picture. Measured on the fixed-noise grid:
-  the mean pairwise distance between its samples, relative to that between real images.
+  the mean pairwise distance between its samples, relative to that between real images, once it
+  has fallen from its own best (an untrained G draws alike greys too: that is not a collapse).
 
     detector = CollapseDetector()
     event = detector.observe_step(step, real_logits, fake_logits, loss_g)   # each log line
@@ -23,8 +24,10 @@ import torch
 
 WINDOW = 4  # log lines a verdict on D looks back over
 D_WON_ACCURACY = 0.99  # D classifies at least this share of reals and fakes right, every line
-G_LOSS_RUNAWAY = 1.5  # ... and G's loss grew by this factor over the window (and is above 2)
-COLLAPSE_DIVERSITY = 0.2  # samples' pairwise distance below this share of the reals' is collapse
+G_LOSS_HIGH = 5.0  # ... and G's loss is this high (D's logits on fakes far below 0) ...
+G_LOSS_RUNAWAY = 1.5  # ... or grew by this factor over the window (from above 2)
+COLLAPSE_DIVERSITY = 0.2  # samples' pairwise distance below this share of the reals' ...
+COLLAPSE_DROP = 0.5  # ... after falling below this share of its own best: the samples *became* alike
 
 ADVICE_D_WON = (
     "D has won: it tells real from fake almost perfectly and G's loss is running away, so G has "
@@ -33,7 +36,7 @@ ADVICE_D_WON = (
 )
 ADVICE_COLLAPSE = (
     "mode collapse: the fixed-noise samples have become alike (diversity {ratio:.2f} of the real "
-    "images'). Try the default recipe (--preset facegan), --mbstd, or a lower --lr-g"
+    "images'). Try the default recipe (--preset facegan), --mbstd-group 4, or a lower --lr-g"
 )
 
 
@@ -51,6 +54,7 @@ class Event:
 class CollapseDetector:
     window: int = WINDOW
     reported: set[str] = field(default_factory=set)
+    best_ratio: float = 0.0  # the most varied the samples have been, relative to the reals
     _lines: deque = field(default_factory=deque)
 
     def observe_step(self, step: int, real_logits: torch.Tensor, fake_logits: torch.Tensor,
@@ -63,7 +67,7 @@ class CollapseDetector:
         if len(self._lines) < self.window or "d_won" in self.reported:
             return None
         accuracies, g_losses = zip(*self._lines)
-        runaway = g_losses[-1] > 2.0 and g_losses[-1] > G_LOSS_RUNAWAY * max(g_losses[0], 1e-8)
+        runaway = g_losses[-1] >= G_LOSS_HIGH or (g_losses[0] > 2.0 and g_losses[-1] > G_LOSS_RUNAWAY * g_losses[0])
         if min(accuracies) >= D_WON_ACCURACY and runaway:
             return self._report(Event(step, "d_won", f"step {step}: {ADVICE_D_WON}"))
         return None
@@ -73,7 +77,8 @@ class CollapseDetector:
         if "mode_collapse" in self.reported:
             return None
         ratio = diversity(fake) / max(diversity(real), 1e-12)
-        if ratio < COLLAPSE_DIVERSITY:
+        self.best_ratio = max(self.best_ratio, ratio)
+        if ratio < COLLAPSE_DIVERSITY and ratio < COLLAPSE_DROP * self.best_ratio:
             return self._report(Event(step, "mode_collapse", f"step {step}: " + ADVICE_COLLAPSE.format(ratio=ratio)))
         return None
 

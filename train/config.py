@@ -13,12 +13,12 @@ that have no flag. The CLI builds its options from these fields, so a new field 
 from __future__ import annotations
 
 import dataclasses
-import math
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
 
 from facegan.runtime.errors import UsageError
+
+from .fields import bounds_text, check_fields, flag, internal, option
 
 IMAGE_SIZES = (32, 64, 128)
 STEMS = ("convtranspose", "linear")
@@ -28,43 +28,17 @@ LOSSES = ("bce", "lsgan", "wgan-gp", "hinge")
 LR_SCHEDULES = ("constant", "linear", "cosine")
 DEVICES = ("auto", "cuda", "mps", "cpu")
 NAMED_DATA = ("celeba", "toy-faces")  # data sets known by name; any other --data is a folder
-DEFAULT_PRESET = "dcgan"
+AUGMENTATIONS = ("color", "translation", "cutout")  # DiffAugment operations, applied in the order given
+DEFAULT_PRESET = "facegan"  # what facegan-train uses when no --preset is given
 
 
-def option(
-    default: Any,
-    help: str,
-    *,
-    choices: tuple = (),
-    resume: bool = False,
-    min: float | None = None,
-    above: float | None = None,
-    below: float | None = None,
-    cli_type: type | None = None,
-    convert: Callable[[Any], Any] | None = None,
-) -> Any:
-    """A config field with a `facegan-train` flag.
-
-    help: the flag's help, a full sentence. choices: the allowed values. resume: `--resume` may
-    change it. min / above / below: value >= min, > above, < below (floats must also be finite).
-    cli_type: what the flag parses, when not the field's type (a Path stored as str). convert: how
-    a value given on the command line is stored (a folder as an absolute path).
-    """
-    if (below is not None and min is None) or (above is not None and (min, below) != (None, None)):
-        raise TypeError("bounds are min, min and below, or above alone")
-    meta = dict(help=help, choices=choices, resume=resume, min=min, above=above, below=below,
-                cli_type=cli_type, convert=convert)
-    return dataclasses.field(default=default, metadata=meta)
-
-
-def internal(default: Any, *, min: float | None = None) -> Any:
-    """A config field without a flag: fixed, or set only by library callers."""
-    return dataclasses.field(default=default, metadata=dict(internal=True, choices=(), min=min, above=None, below=None))
-
-
-def flag(name: str) -> str:
-    """The command-line flag of a config field: `batch_size` -> `--batch-size`."""
-    return "--" + name.replace("_", "-")
+def _canonical_policy(policy: str) -> str:
+    """A DiffAugment policy as stored: "color, cutout" -> "color,cutout"; unknown names are refused."""
+    names = [p.strip() for p in policy.split(",") if p.strip()]
+    unknown = [p for p in names if p not in AUGMENTATIONS]
+    if unknown:
+        raise UsageError(f"unknown augmentation {', '.join(unknown)}; choose from {', '.join(AUGMENTATIONS)}")
+    return ",".join(names)
 
 
 def _absolute_data(data: str) -> str:
@@ -97,14 +71,14 @@ class ModelConfig:
 
     def validate(self) -> None:
         """Raise UsageError for a config the models cannot build."""
-        _check_fields(self)
+        check_fields(self)
 
 
 @dataclass(frozen=True)
 class TrainConfig:
     data: str = option("celeba", "Training images: celeba (downloaded with kagglehub), toy-faces, or a folder "
                        "of images.", convert=_absolute_data)
-    preset: str = option(DEFAULT_PRESET, "Reference setup to start from (see --list-presets); the other flags "
+    preset: str = option("dcgan", "Reference setup to start from (see --list-presets); the other flags "
                          "override it.")
     epochs: int = option(15, "Passes over the data.", min=0, resume=True)
     steps: int = option(0, "Stop after this many optimizer steps in total, instead of --epochs (0 = run all "
@@ -124,7 +98,13 @@ class TrainConfig:
     lr_schedule: str = option("constant", "Learning-rate schedule: constant, linear (decay to 0) or cosine.",
                               choices=LR_SCHEDULES)
     warmup_steps: int = option(0, "Steps of linear learning-rate warm-up.", min=0)
-    ema: float = option(0.0, "EMA decay of the generator weights, e.g. 0.999 (0 = off).", min=0, below=1)
+    ema: float = option(0.0, "EMA decay of the generator weights per G step, e.g. 0.999 (0 = off); its "
+                        "half-life must fit in the run.", min=0, below=1)
+    diffaug: str = option("", "DiffAugment policy: augmentations applied to every image D sees, real and fake, "
+                          "from color, translation, cutout, comma-separated (empty = off).")
+    r1_gamma: float = option(0.0, "Weight of the R1 gradient penalty on D's real inputs (0 = off).", min=0)
+    r1_every: int = option(16, "Steps between R1 penalties (lazy regularisation), scaled up to match.", min=1)
+    hflip: bool = option(False, "Mirror half of the real images at random (faces: yes; digits or text: no).")
     seed: int = option(0, "Seed of the weights, data order, noise and the fixed sample noise.", min=0)
     device: str = option("auto", "Where to train: auto picks CUDA, then MPS, then the CPU.", choices=DEVICES,
                          resume=True)
@@ -146,9 +126,12 @@ class TrainConfig:
     fid_samples: int = option(1000, "Generated and real images used for each FID evaluation.", min=2,
                               resume=True)
 
+    def __post_init__(self):
+        object.__setattr__(self, "diffaug", _canonical_policy(self.diffaug))  # one spelling per policy
+
     def validate(self) -> None:
         """Raise UsageError for a config training cannot run."""
-        _check_fields(self)
+        check_fields(self)
         if self.epochs < 1 and self.steps < 1:
             raise UsageError("epochs or steps must be >= 1")
 
@@ -171,6 +154,21 @@ _BASE_MODEL = ModelConfig()
 _BASE_TRAIN = TrainConfig()
 
 PRESETS: dict[str, Preset] = {
+    "facegan": Preset(
+        "facegan's own recipe for small budgets (the default): the DCGAN generator; D with spectral norm, "
+        "no BatchNorm and a minibatch-stddev layer; hinge loss; DiffAugment (translation, cutout) on "
+        "everything D sees; lazy R1 0.5; Adam 2e-4 (0, 0.99); batch 128, 64x64, 15 epochs.",
+        dataclasses.replace(_BASE_MODEL, d_norm="none", spectral_norm=True, mbstd_group=4),
+        dataclasses.replace(
+            _BASE_TRAIN,
+            preset="facegan",
+            loss="hinge",
+            beta1=0.0,
+            beta2=0.99,
+            diffaug="translation,cutout",
+            r1_gamma=0.5,
+        ),
+    ),
     "dcgan": Preset(
         "The classic PyTorch DCGAN (pytorch/examples): ConvTranspose stem, latent 100, "
         "ngf=ndf=64, tanh, BCE, Adam 2e-4 (0.5, 0.999), batch 128, 64x64, 15 epochs.",
@@ -237,41 +235,8 @@ def from_dict(cls, d: dict):
     return cls(**{k: v for k, v in d.items() if k in names})
 
 
-def _check_fields(cfg) -> None:
-    """Each field against the choices and bounds its `option(...)` declares."""
-    for f in dataclasses.fields(cfg):
-        value, m = getattr(cfg, f.name), f.metadata
-        if m.get("choices") and value not in m["choices"]:
-            raise UsageError(f"{f.name} must be one of {', '.join(map(str, m['choices']))}, got {value!r}")
-        if m and bounds_text(m) and not _in_bounds(value, m):
-            raise UsageError(f"{f.name} must be {_bounds_words(m, isinstance(f.default, float))}, got {value}")
-
-
-def _in_bounds(value, m) -> bool:
-    lo, above, below = m["min"], m["above"], m["below"]
-    return (lo is None or value >= lo) and (above is None or value > above) and (
-        below is None or value < below) and math.isfinite(value)
-
-
-def _bounds_words(m, is_float: bool) -> str:
-    if m["above"] is not None:
-        return "a positive number" if m["above"] == 0 else f"> {m['above']:g}"
-    if m["below"] is not None:
-        return f"in [{m['min']:g}, {m['below']:g})"
-    return f"a finite number >= {m['min']:g}" if is_float else f">= {m['min']:g}"
-
-
-def bounds_text(m) -> str:
-    """A field's bounds as click writes ranges (`x>=1`, `0<=x<1`, `x>0`), or "" when it has none."""
-    if m["above"] is not None:
-        return f"x>{m['above']:g}"
-    if m["min"] is None:
-        return ""
-    return f"x>={m['min']:g}" if m["below"] is None else f"{m['min']:g}<=x<{m['below']:g}"
-
-
 __all__ = [
-    "ACTIVATIONS", "DEFAULT_PRESET", "DEVICES", "D_NORMS", "IMAGE_SIZES", "LOSSES", "LR_SCHEDULES", "NAMED_DATA",
+    "ACTIVATIONS", "AUGMENTATIONS", "DEFAULT_PRESET", "DEVICES", "D_NORMS", "IMAGE_SIZES", "LOSSES", "LR_SCHEDULES", "NAMED_DATA",
     "PRESETS", "RESUME_CHANGEABLE", "STEMS", "ModelConfig", "Preset", "TrainConfig", "bounds_text", "flag",
-    "from_dict", "internal", "option", "resolve",
+    "from_dict", "resolve",
 ]

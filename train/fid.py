@@ -1,7 +1,9 @@
-"""Fréchet Inception Distance (FID) of a generator against real images, computed offline.
+"""FID, KID and precision/recall of a generator against real images, on Inception features, offline.
 
 FID (Heusel et al. 2017) fits a Gaussian to InceptionV3 pool features of real and of generated
 images and reports ||mu_r - mu_g||^2 + Tr(S_r + S_g - 2 (S_r S_g)^(1/2)); lower is better.
+KID and precision/recall (`facegan.train.scores`) come from the same features and stay
+meaningful at 1,000 samples, where FID is biased upward.
 
 Protocol (FID_PROTOCOL, stored with every cached reference):
 - Features: facegan.train.inception (TF-FID InceptionV3 pool3, 2048-d, TF1 resize to 299).
@@ -16,8 +18,8 @@ Protocol (FID_PROTOCOL, stored with every cached reference):
   ONNX export are scored on the same faces.
 FID depends on the sample count (biased upwards for small n): compare only numbers with equal n.
 
-    stats, n_real = reference_stats_for(spec, 1000, inception, default_reference_dir(), data=data)
-    fid = fid_of_generator(g_ema, 100, (-1, 1), 1000, stats, inception=inception)
+    real = reference_features(spec, 1000, inception, default_reference_dir(), data=data)
+    scores = quality_scores(real, generator_features(g, 100, (-1, 1), 1000, inception=inception))
 """
 
 from __future__ import annotations
@@ -30,15 +32,13 @@ import numpy as np
 import torch
 
 from facegan.runtime.errors import UsageError
-from facegan.runtime.files import atomic_path
 from facegan.runtime.images import to_uint8
 from facegan.runtime.latents import latents
 
-from .data import DataSpec, ImageData, load_data, source_fingerprint
 from .inception import InceptionFeatures  # re-exported: callers build one and pass it as `inception`
+from .scores import kid, precision_recall
 
 FID_PROTOCOL = "facegan-fid-v1: tf-inception-v3 pool3 2048-d, uint8 -> tf1-bilinear 299, x/128-1"
-REFERENCE_SEED = 0  # seeds the random subset of real images the reference statistics are taken from
 
 Stats = tuple[np.ndarray, np.ndarray]  # (mu (D,), sigma (D, D)), float64
 Features = Callable[[np.ndarray | torch.Tensor], np.ndarray]  # uint8 (N, C, H, W) -> (N, D); InceptionFeatures
@@ -104,77 +104,6 @@ def features_of(batches: np.ndarray | torch.Tensor | Iterable, inception: Featur
 
 
 # ---------------------------------------------------------------------------------------------
-# Reference statistics of real images (cached)
-
-
-def default_reference_dir() -> Path:
-    """Where reference statistics live by default: $XDG_CACHE_HOME/facegan/fid (~/.cache/...)."""
-    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "facegan" / "fid"
-
-
-def reference_key(fingerprint: str, n: int, seed: int = REFERENCE_SEED) -> str:
-    """The file name of the statistics of `n` real images (subset `seed`) of the data `fingerprint` names."""
-    return f"fid-ref-{fingerprint}-n{n}-seed{seed}.npz"
-
-
-def reference_subset(num_images: int, n: int, seed: int = REFERENCE_SEED) -> np.ndarray:
-    """Sorted indices of a random subset of min(n, num_images) of `num_images` images."""
-    rng = np.random.default_rng(seed)
-    return np.sort(rng.choice(num_images, size=min(n, num_images), replace=False))
-
-
-def reference_stats_for(
-    spec: DataSpec,
-    n: int,
-    inception: Features,
-    cache_dir: Path,
-    seed: int = REFERENCE_SEED,
-    data: ImageData | None = None,
-) -> tuple[Stats, int]:
-    """(mu, sigma) of a seeded random subset of min(n, N) real images of `spec`, and that count.
-
-    The one way training and facegan-fid get reference statistics: read from
-    `cache_dir / reference_key(...)` when present, else computed and written there. `data` is the
-    loaded data of `spec` when the caller has it (training); otherwise it is loaded (no decode
-    cache) on a miss only, and decodes just the subset.
-    """
-    fingerprint = data.fingerprint if data is not None else source_fingerprint(spec)
-    path = Path(cache_dir) / reference_key(fingerprint, n, seed)
-    cached = load_stats(path)
-    if cached is not None:
-        return cached
-    if data is None:
-        data = load_data(DataSpec(spec.source, spec.image_size, spec.crop, cache=False, cache_dir=None, workers=0,
-                                  seed=spec.seed, toy_faces=spec.toy_faces), report=False)
-    if len(data) < 2:
-        raise UsageError(f"{spec.source} has {len(data)} image(s); FID needs at least 2")
-    images = data.take(reference_subset(len(data), n, seed))
-    stats = feature_stats(features_of(images, inception))
-    save_stats(path, stats, len(images))
-    return stats, len(images)
-
-
-def save_stats(path: Path, stats: Stats, num_images: int) -> None:
-    """Write statistics as an .npz with the image count and FID_PROTOCOL, atomically."""
-    with atomic_path(path) as tmp, open(tmp, "wb") as f:  # a file object: np.savez adds no suffix
-        np.savez(f, mu=stats[0], sigma=stats[1], num_images=np.int64(num_images), protocol=np.str_(FID_PROTOCOL))
-
-
-def load_stats(path: Path) -> tuple[Stats, int] | None:
-    """Cached ((mu, sigma), image count), or None when missing, unreadable or of another protocol."""
-    path = Path(path)
-    if not path.is_file():
-        return None
-    try:
-        with np.load(path, allow_pickle=False) as z:
-            if str(z["protocol"]) != FID_PROTOCOL:
-                return None
-            return (z["mu"].astype(np.float64), z["sigma"].astype(np.float64)), int(z["num_images"])
-    except (OSError, KeyError, ValueError):
-        return None
-
-
-# ---------------------------------------------------------------------------------------------
 # Scores
 
 
@@ -201,19 +130,18 @@ def generated_batches(
         g.train(was_training)
 
 
-def fid_of_generator(
+def generator_features(
     g: torch.nn.Module,
     latent_dim: int,
     value_range: tuple[float, float],
     n: int,
-    ref_stats: Stats,
     *,
     inception: Features,
     device: str | torch.device | None = None,
     batch_size: int = 50,
     seed: int = 0,
-) -> float:
-    """FID of `n` images of the eager generator `g` (eval mode, restored after) against `ref_stats`.
+) -> np.ndarray:
+    """Features of `n` images of the eager generator `g` (eval mode, restored after).
 
     `device` defaults to where g's weights are. Pass one `inception` across calls in a training
     run to load Inception once.
@@ -221,21 +149,13 @@ def fid_of_generator(
     _check_n(n)
     if device is None:
         device = next(g.parameters()).device
-    feats = features_of(generated_batches(g, latent_dim, value_range, n, device, batch_size, seed), inception)
-    return frechet_distance(*feature_stats(feats), *ref_stats)
+    return features_of(generated_batches(g, latent_dim, value_range, n, device, batch_size, seed), inception)
 
 
-def fid_of_onnx(
-    model_path: Path,
-    n: int,
-    ref_stats: Stats,
-    *,
-    inception: Features,
-    device: str = "cpu",
-    batch_size: int = 50,
-    seed: int = 0,
-) -> float:
-    """FID of `n` images of an exported ONNX model, run through facegan.runtime.FaceGenerator on `device`."""
+def onnx_features(
+    model_path: Path, n: int, *, inception: Features, device: str = "cpu", batch_size: int = 50, seed: int = 0
+) -> np.ndarray:
+    """Features of `n` images of an exported ONNX model, run through facegan.runtime.FaceGenerator on `device`."""
     from facegan.runtime.generator import FaceGenerator
 
     _check_n(n)
@@ -247,28 +167,30 @@ def fid_of_onnx(
             nhwc = gen.generate_from_latents(z_all[start : start + batch_size], output="uint8")
             yield np.ascontiguousarray(nhwc.transpose(0, 3, 1, 2))
 
-    return frechet_distance(*feature_stats(features_of(batches(), inception)), *ref_stats)
+    return features_of(batches(), inception)
+
+
+def quality_scores(real: np.ndarray, fake: np.ndarray) -> dict[str, float]:
+    """FID, KID (mean and std over subsets) and precision/recall of fake against real features."""
+    kid_mean, kid_std = kid(real, fake)
+    precision, recall = precision_recall(real, fake)
+    fid = frechet_distance(*feature_stats(real), *feature_stats(fake))
+    return {"fid": fid, "kid": kid_mean, "kid_std": kid_std, "precision": precision, "recall": recall}
 
 
 def _check_n(n: int) -> None:
     if n < 2:
-        raise UsageError(f"FID needs at least 2 generated images, got {n}")
+        raise UsageError(f"scoring needs at least 2 generated images, got {n}")
 
 
 __all__ = [
     "FID_PROTOCOL",
-    "REFERENCE_SEED",
     "InceptionFeatures",
-    "default_reference_dir",
     "feature_stats",
     "features_of",
-    "fid_of_generator",
-    "fid_of_onnx",
     "frechet_distance",
     "generated_batches",
-    "load_stats",
-    "reference_key",
-    "reference_stats_for",
-    "reference_subset",
-    "save_stats",
+    "generator_features",
+    "onnx_features",
+    "quality_scores",
 ]

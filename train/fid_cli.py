@@ -1,4 +1,4 @@
-"""`facegan-fid`: score a checkpoint, a run directory or an exported ONNX model with FID.
+"""`facegan-fid`: score a checkpoint, a run directory or an exported ONNX model: FID, KID, precision/recall.
 
     facegan-fid runs/celeba --data celeba --samples 10000
     facegan-fid celeba-g.onnx --data toy-faces --samples 1000 --device cpu
@@ -6,7 +6,7 @@
 A checkpoint or run directory is scored through the eager generator (EMA weights when the
 checkpoint has them); an `.onnx` file through facegan.runtime.FaceGenerator. The real images are the
 training data as the checkpoint saw it (crop, toy-face seed and count); their statistics come from
-`facegan.train.fid.reference_stats_for`, cached under --ref-cache-dir by the same key a training run
+`facegan.train.reference.reference_features`, cached under --ref-cache-dir by the same key a training run
 with --fid-every uses. See facegan.train.fid for the protocol.
 """
 
@@ -22,7 +22,7 @@ from facegan.runtime.session import DEVICES
 
 TOOL = "facegan-fid"
 
-app = make_app("Score a facegan generator (checkpoint, run directory or .onnx) with the Fréchet Inception Distance.")
+app = make_app("Score a facegan generator (checkpoint, run directory or .onnx): FID, KID and precision/recall on Inception features.")
 
 # The runtime's devices: an .onnx model runs in an onnxruntime session, a checkpoint and Inception in torch.
 Device = choice_enum("Device", DEVICES)
@@ -38,14 +38,15 @@ def fid(
     device: Annotated[Device, typer.Option(help="Where the generator and Inception run.")] = Device.cpu,
     seed: Annotated[int, typer.Option(help="Seed of the generated latents.", min=0)] = 0,
     crop: Annotated[Optional[int], typer.Option(help="Centre crop of the real images in source pixels, as in training (default: the checkpoint's; 0 = largest square).", min=0)] = None,
-    ref_cache_dir: Annotated[Optional[Path], typer.Option(help="Folder of cached real-image statistics (default ~/.cache/facegan/fid).")] = None,
+    ref_cache_dir: Annotated[Optional[Path], typer.Option(help="Folder of cached real-image features (default ~/.cache/facegan/fid).")] = None,
     version: Annotated[Optional[bool], typer.Option("--version", callback=version_callback, is_eager=True, help="Show the version and exit.")] = None,
 ) -> None:
-    """Print the FID of MODEL against real images from --data, and the protocol used."""
+    """Print the FID, KID and precision/recall of MODEL against real images from --data, and the protocol."""
     from . import fid as fidlib
     from .data import DataSpec
     from .devices import pick_device
     from .inception import InceptionFeatures
+    from .reference import default_reference_dir, reference_features
 
     with exit_codes(TOOL):
         is_onnx = model.suffix.lower() == ".onnx"
@@ -60,14 +61,18 @@ def fid(
                         toy_faces=trained_on.toy_faces)
         dev = pick_device(device.value)
         inception = InceptionFeatures(dev, batch_size=batch_size)
-        ref, n_real = fidlib.reference_stats_for(spec, samples, inception, ref_cache_dir or fidlib.default_reference_dir())
+        real = reference_features(spec, samples, inception, ref_cache_dir or default_reference_dir())
         if is_onnx:
-            score = fidlib.fid_of_onnx(model, samples, ref, inception=inception, device=device.value,
-                                       batch_size=batch_size, seed=seed)
+            fake = fidlib.onnx_features(model, samples, inception=inception, device=device.value,
+                                        batch_size=batch_size, seed=seed)
         else:
-            score = fidlib.fid_of_generator(g.to(dev), model_cfg.latent_dim, model_cfg.value_range, samples, ref,
-                                            inception=inception, device=dev, batch_size=batch_size, seed=seed)
-    typer.echo(f"FID {score:.3f}")
+            fake = fidlib.generator_features(g.to(dev), model_cfg.latent_dim, model_cfg.value_range, samples,
+                                             inception=inception, device=dev, batch_size=batch_size, seed=seed)
+        scores = fidlib.quality_scores(real, fake)
+        n_real = len(real)
+    typer.echo(f"FID {scores['fid']:.3f}")
+    typer.echo(f"KID {scores['kid']:.5f} (std {scores['kid_std']:.5f} over subsets)")
+    typer.echo(f"precision {scores['precision']:.3f}, recall {scores['recall']:.3f} (k = 3 nearest neighbours)")
     typer.echo(f"model: {what}")
     typer.echo(f"compared: {samples} generated (latents seed {seed}) vs {n_real} real images from {data} at {size} px")
     typer.echo(f"protocol: {fidlib.FID_PROTOCOL}")

@@ -14,12 +14,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
+import numpy as np
 import torch
 
-from facegan.runtime.errors import FaceganError, one_line
+from facegan.runtime.errors import FaceganError, UsageError, one_line
 from facegan.runtime.latents import latents
 
 from . import distributed, snapshot, step
+from .collapse import CollapseDetector, Event
 from .config import ModelConfig, TrainConfig
 from .data import DataSpec, ImageData, load_data, report_skipped
 from .devices import autocast_for, pick_device
@@ -28,7 +30,8 @@ from .guard import NonFiniteGuard
 from .interrupt import StopFlag
 from .progress import Progress, metrics_text
 from .rundir import RunDir
-from .sampling import save_grid
+from .schedule import fit_schedules
+from .sampling import generate, sampling_generator, save_grid
 from .state import State, build_state
 
 
@@ -69,14 +72,18 @@ def train(
     batch_per_rank = train_cfg.batch_size // info.world_size
     batches_per_epoch = data.batches_per_epoch(batch_per_rank, info.world_size)  # DataError if < 1
     _check_same_data(resume, data)
+    total_steps = train_cfg.steps if train_cfg.steps > 0 else train_cfg.epochs * batches_per_epoch
+    num_epochs = math.ceil(total_steps / batches_per_epoch)
+    if resume is None:  # warm-up and EMA horizon must fit in the run (a resumed run's already do)
+        train_cfg, notes = fit_schedules(train_cfg, total_steps)
+        for note in notes:
+            say(note)
     if main:  # the data is usable: only now may a new run take (or --overwrite replace) its directory
         if resume is None:
             run.create(overwrite)
         skipped = report_skipped(data, run.skipped_files)
         if skipped:
             say(skipped)
-    total_steps = train_cfg.steps if train_cfg.steps > 0 else train_cfg.epochs * batches_per_epoch
-    num_epochs = math.ceil(total_steps / batches_per_epoch)
 
     # State: seeded, or the checkpoint's. The noise is seeded per rank after the data loaded, so a
     # cache miss (whose DataLoader draws from the global RNG) and a hit train alike.
@@ -96,6 +103,13 @@ def train(
         f"{total_steps} steps ({batches_per_epoch} per epoch), from step {s.step}")
 
     guard = NonFiniteGuard(run, info, say)
+    collapse = CollapseDetector()
+    real_spread = data.take(np.linspace(0, len(data) - 1, min(len(data), len(fixed_noise))).astype(int)).float() / 255.0
+
+    def warn(event: Event | None) -> None:  # said once per kind, and kept in metrics.jsonl
+        if event is not None and main:
+            say(f"warning: {event.message}")
+            run.append_metrics(event.to_metrics())
     checkpoint_step = s.step if resume is not None else None  # the step last.pt holds
     window_images, window_start = 0, time.perf_counter()
     progress = Progress("epoch {task.fields[epoch]}/" + str(num_epochs), main and not quiet, total=total_steps,
@@ -118,6 +132,7 @@ def train(
                     window_images, window_start = 0, time.perf_counter()
                     if main:
                         run.append_metrics(s.metrics)
+                    warn(collapse.observe_step(s.step, result.real_logits, result.fake_logits, result.loss_g.item()))
                     progress.log(f"step {s.step}/{total_steps} epoch {min(s.epoch + 1, num_epochs)}/{num_epochs}: "
                                  f"{metrics_text(s.metrics)}")
                 progress.update(s.step, epoch=s.epoch + 1, stats=metrics_text(s.metrics))
@@ -130,6 +145,8 @@ def train(
                 pause_start = time.perf_counter()
                 if snapshot.save_snapshot(s, run, fixed_noise, info, say, epoch_end=True, healthy=guard.healthy):
                     checkpoint_step = s.step
+                warn(collapse.observe_samples(s.step, generate(sampling_generator(s), fixed_noise, model_cfg.value_range),
+                                              real_spread))
                 if on_epoch is not None and main:
                     on_epoch(s, data)
                 window_start += time.perf_counter() - pause_start
@@ -156,8 +173,9 @@ def _devices(cfg: TrainConfig) -> tuple[torch.device, distributed.DistInfo]:
     info = distributed.setup(device.type)
     if info.enabled and device.type == "cuda":
         device = torch.device("cuda", info.local_rank)
-    if info.enabled and cfg.loss == "wgan-gp":
-        raise FaceganError("--loss wgan-gp is not supported with torchrun yet (DDP cannot double-backward)")
+    if info.enabled and (cfg.loss == "wgan-gp" or cfg.r1_gamma > 0):
+        raise UsageError("--loss wgan-gp and --r1-gamma are not supported with torchrun yet (DDP cannot "
+                         "double-backward); use --r1-gamma 0 or one process")
     autocast_for(device, cfg.amp)  # refuses --amp where it cannot run now, not after the data loaded
     if cfg.batch_size % info.world_size:
         raise FaceganError(f"--batch-size {cfg.batch_size} is not divisible by {info.world_size} processes")

@@ -80,6 +80,16 @@ def gradient_penalty(d: torch.nn.Module, real: torch.Tensor, fake: torch.Tensor)
     return ((grad_norm - 1.0) ** 2).mean()
 
 
+def r1_penalty(real_logits: torch.Tensor, real_input: torch.Tensor) -> torch.Tensor:
+    """R1 (Mescheder et al. 2018): E[||grad_x D(x)||^2] on real images, unweighted.
+
+    `real_input` is the tensor D saw (augmented, with requires_grad set before D's forward), so the
+    penalty reuses D's forward pass; the graph is kept so the penalty trains D.
+    """
+    (grad,) = torch.autograd.grad(real_logits.float().sum(), real_input, create_graph=True)
+    return grad.float().flatten(1).pow(2).sum(dim=1).mean()
+
+
 def d_targets(
     n: int, label_smoothing: float, label_noise: float, device: torch.device | str = "cpu"
 ) -> tuple[torch.Tensor, torch.Tensor]:
@@ -126,4 +136,4 @@ def _check_loss(loss: str) -> None:
         raise UsageError(f"loss must be one of {', '.join(LOSSES)}, got {loss!r}")
 
 
-__all__ = ["d_loss", "d_outputs", "d_targets", "g_loss", "gradient_penalty"]
+__all__ = ["d_loss", "d_outputs", "d_targets", "g_loss", "gradient_penalty", "r1_penalty"]

@@ -39,12 +39,13 @@ def epoch_hook(run_dir: Path, model_cfg: ModelConfig, train_cfg: TrainConfig, ec
 
     def hook(s, data) -> None:
         if train_cfg.fid_every > 0 and s.epoch % train_cfg.fid_every == 0:
-            fid = _fid(sampling_generator(s), data, run, model_cfg, train_cfg, fid_state)
-            run.append_metrics({"step": s.step, "epoch": s.epoch, "fid": fid})
-            real = fid_state["num_real"]
+            scores = _scores(sampling_generator(s), data, run, model_cfg, train_cfg, fid_state)
+            run.append_metrics({"step": s.step, "epoch": s.epoch, **scores})
+            real = len(fid_state["real"])
             counts = f"{train_cfg.fid_samples} samples" if real == train_cfg.fid_samples else (
                 f"{train_cfg.fid_samples} generated vs {real} real images")
-            echo(f"epoch {s.epoch}: FID {fid:.2f} ({counts})")
+            echo(f"epoch {s.epoch}: FID {scores['fid']:.2f}, KID {scores['kid'] * 1e3:.2f}e-3, precision "
+                 f"{scores['precision']:.3f}, recall {scores['recall']:.3f} ({counts})")
         # loss.png and progress.gif cost more as epochs pile up: refreshed at most every
         # PICTURES_EVERY_S (finish_run draws the final ones), so tiny epochs stay cheap.
         now = time.monotonic()
@@ -55,25 +56,24 @@ def epoch_hook(run_dir: Path, model_cfg: ModelConfig, train_cfg: TrainConfig, ec
     return hook
 
 
-def _fid(g, data, run: RunDir, model_cfg: ModelConfig, train_cfg: TrainConfig, fid_state: dict) -> float:
-    """FID of `g` against the run's data; the reference statistics are computed (or read) once.
+def _scores(g, data, run: RunDir, model_cfg: ModelConfig, train_cfg: TrainConfig, fid_state: dict) -> dict:
+    """FID, KID and precision/recall of `g` against the run's data; the real features are read once.
 
     They are cached beside the decode cache, under the key facegan-fid uses (`reference_key`), so
-    `facegan-fid --ref-cache-dir <that folder>` scores against the same statistics.
+    `facegan-fid --ref-cache-dir <that folder>` scores against the same images.
     """
     from .data import DataSpec
-    from .fid import fid_of_generator, reference_stats_for
+    from .fid import generator_features, quality_scores
+    from .reference import reference_features
 
-    if "ref" not in fid_state:
+    if "real" not in fid_state:
         spec = DataSpec(source=train_cfg.data, image_size=model_cfg.image_size, crop=train_cfg.crop,
                         seed=train_cfg.seed, toy_faces=train_cfg.toy_faces)
         cache_dir = Path(train_cfg.cache_dir or run.path.parent / ".cache")
-        fid_state["ref"], fid_state["num_real"] = reference_stats_for(
-            spec, train_cfg.fid_samples, fid_state["inception"], cache_dir, data=data)
-    return fid_of_generator(
-        g, model_cfg.latent_dim, model_cfg.value_range, train_cfg.fid_samples, fid_state["ref"],
-        inception=fid_state["inception"],
-    )
+        fid_state["real"] = reference_features(spec, train_cfg.fid_samples, fid_state["inception"], cache_dir, data=data)
+    fake = generator_features(g, model_cfg.latent_dim, model_cfg.value_range, train_cfg.fid_samples,
+                              inception=fid_state["inception"])
+    return quality_scores(fid_state["real"], fake)
 
 
 def _pictures(run: RunDir, echo, said: set[str]) -> None:

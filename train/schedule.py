@@ -5,17 +5,25 @@ in a LambdaLR so its state (the step count) goes into checkpoints and resumes ex
 
     sched_g = make_scheduler(opt_g, total_steps, cfg.lr_schedule, cfg.warmup_steps)
     ...opt_g.step(); sched_g.step()          # the k-th optimizer step (0-based) uses lr_at(k)
+
+`fit_schedules` makes the settings measured in steps fit the run they are used in: the LR
+schedules already end with the run; a warm-up or an EMA half-life longer than the run would
+leave it warming up or averaged toward its start, so a preset's value is scaled down (with a
+note) and one the user chose is refused.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import torch
 
 from facegan.runtime.errors import UsageError
 
-from .config import LR_SCHEDULES
+from .config import LR_SCHEDULES, PRESETS, TrainConfig, flag
+
+SCALED_SHARE = 10  # a schedule too long for the run is scaled to a tenth of it
 
 
 def lr_at(step: int, base_lr: float, total_steps: int, schedule: str, warmup_steps: int) -> float:
@@ -55,4 +63,37 @@ def make_scheduler(
     return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
 
 
-__all__ = ["lr_at", "make_scheduler"]
+def ema_half_life(decay: float) -> float:
+    """Updates after which an EMA with this decay weighs the current weights as much as the past."""
+    return math.log(0.5) / math.log(decay)
+
+
+def fit_schedules(cfg: TrainConfig, total_steps: int) -> tuple[TrainConfig, list[str]]:
+    """`cfg` with its warm-up and EMA half-life fitting `total_steps`, and one note per change.
+
+    A value equal to the preset's is the preset's default and is scaled to a tenth of the run; any
+    other value was chosen and raises UsageError when it does not fit.
+    """
+    preset = PRESETS[cfg.preset].train if cfg.preset in PRESETS else TrainConfig()
+    g_steps = max(1, total_steps // cfg.n_critic)
+    changes, notes = {}, []
+
+    def too_long(name: str, steps: float, limit: int, scaled, what: str) -> None:
+        if steps < limit:
+            return
+        if getattr(cfg, name) != getattr(preset, name):
+            raise UsageError(f"{flag(name)} {getattr(cfg, name)} ({what} of {steps:.0f} steps) does not fit in this "
+                             f"{limit}-step run; lower it or train longer")
+        changes[name] = scaled
+        notes.append(f"note: the {cfg.preset} preset's {flag(name)} {getattr(cfg, name)} ({what} of {steps:.0f} steps) "
+                     f"does not fit in this {limit}-step run; using {scaled} ({what} of a tenth of the run)")
+
+    if cfg.warmup_steps:
+        too_long("warmup_steps", cfg.warmup_steps, total_steps, max(1, total_steps // SCALED_SHARE), "a warm-up")
+    if cfg.ema:
+        fitted = round(0.5 ** (1.0 / max(1.0, g_steps / SCALED_SHARE)), 6)
+        too_long("ema", ema_half_life(cfg.ema), g_steps, fitted, "a half-life")
+    return (dataclasses.replace(cfg, **changes) if changes else cfg), notes
+
+
+__all__ = ["ema_half_life", "fit_schedules", "lr_at", "make_scheduler"]

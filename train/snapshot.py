@@ -41,6 +41,8 @@ def save_snapshot(
         say(f"step {s.step}: losses or weights are not finite; no checkpoint written")
         distributed.barrier(info)
         return False
+    if s.ema is not None:  # statistics that belong to the averaged weights (ema.py says why)
+        s.ema.recalibrate(s.model_cfg.latent_dim, seed=s.train_cfg.seed * 1_000_003 + s.step)
     state = s.to_checkpoint()
     if epoch_end:
         save_grid(generate(sampling_generator(s), fixed_noise, s.model_cfg.value_range), run.epoch_samples(s.epoch))

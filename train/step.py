@@ -5,8 +5,8 @@
     result = train_step(s, real_uint8, nets)   # (1) update D, (2) update G, schedules, counters
     result.finite, result.loss_d.item(), result.d_outputs()
 
-`train()` and benchmarks/bench_train.py both call it. The order of random draws (noise, label
-flips, gradient-penalty mixing) is part of the contract: seeded runs and exact resume rely on it.
+`train()` and benchmarks/bench_train.py both call it. The order of random draws (flips, noise,
+label flips, augmentations, gradient-penalty mixing) is part of the contract: seeded runs and exact resume rely on it.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ import torch
 from torch import nn
 
 from . import losses
+from .augment import diff_augment
 from .data import normalize
 from .devices import autocast_for
 from .distributed import DistInfo
@@ -63,20 +64,29 @@ def train_step(s: State, real_u8: torch.Tensor, nets: tuple[nn.Module, nn.Module
     g, d = nets or (s.g, s.d)
     autocast = autocast_for(s.device, cfg.amp)
     real = normalize(real_u8.to(s.device, non_blocking=True), model_cfg.value_range)
+    if cfg.hflip:
+        real = torch.where(torch.rand(real.shape[0], 1, 1, 1, device=s.device) < 0.5, real.flip(3), real)
     if cfg.channels_last:
         real = real.contiguous(memory_format=torch.channels_last)
     n = real.shape[0]
 
+    def augment(x: torch.Tensor) -> torch.Tensor:  # DiffAugment: the same on everything D sees
+        return diff_augment(x, cfg.diffaug) if cfg.diffaug else x
+
     # (1) Update D: maximise log D(x) + log(1 - D(G(z))) (or the chosen loss)
     noise = torch.randn(n, model_cfg.latent_dim, device=s.device)
     real_target, fake_target = losses.d_targets(n, cfg.label_smoothing, cfg.label_noise, s.device)
+    r1_step = cfg.r1_gamma > 0 and s.step % cfg.r1_every == 0
     with autocast:
         fake = g(noise)
-        real_logits = d(real)
-        fake_logits = d(fake.detach())
+        real_seen = augment(real).requires_grad_(r1_step)
+        real_logits = d(real_seen)
+        fake_logits = d(augment(fake.detach()))
         loss_d = losses.d_loss(cfg.loss, real_logits.float(), fake_logits.float(), real_target, fake_target)
     if cfg.loss == "wgan-gp":
         loss_d = loss_d + cfg.gp_weight * losses.gradient_penalty(s.d, real, fake.detach())
+    if r1_step:  # lazy: every r1_every steps, weighted up by as much (StyleGAN2)
+        loss_d = loss_d + 0.5 * cfg.r1_gamma * cfg.r1_every * losses.r1_penalty(real_logits, real_seen)
     s.opt_d.zero_grad(set_to_none=True)
     loss_d.backward()
 
@@ -88,7 +98,7 @@ def train_step(s: State, real_u8: torch.Tensor, nets: tuple[nn.Module, nn.Module
         s.opt_d.step()
         if update_g:
             with autocast:
-                loss_g = losses.g_loss(cfg.loss, d(fake).float())
+                loss_g = losses.g_loss(cfg.loss, d(augment(fake)).float())
             s.opt_g.zero_grad(set_to_none=True)
             loss_g.backward()
             if is_finite(loss_g):
