@@ -38,10 +38,10 @@ VARIANTS = {
 }
 # Leave-one-out around the default: what each part of the recipe is worth.
 ABLATION = {
+    "default without minibatch-stddev": ["--preset", "facegan", "--mbstd-group", "0"],
+    "default without R1": ["--preset", "facegan", "--r1-gamma", "0"],
     "default without DiffAugment": ["--preset", "facegan", "--diffaug", ""],
     "default without spectral norm": ["--preset", "facegan", "--no-spectral-norm"],
-    "default without R1": ["--preset", "facegan", "--r1-gamma", "0"],
-    "default without minibatch-stddev": ["--preset", "facegan", "--mbstd-group", "0"],
     "default with BCE instead of hinge": ["--preset", "facegan", "--loss", "bce"],
 }
 
