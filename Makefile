@@ -44,8 +44,8 @@ bench: setup
 	$(BIN)/python benchmarks/bench_generate.py
 	$(BIN)/python benchmarks/bench_train.py
 
-# Real-data quality: the classic preset vs the default recipe on MNIST digits, 3 seeds each (about 30
-# minutes on a 2-core CPU), then the leave-one-out ablation of the default (seed 0, ratios against it).
+# Real-data quality: the classic preset vs the default recipe on MNIST digits, 3 seeds each (about 25
+# minutes on a 2-core CPU when idle), then the leave-one-out ablation of the default (seed 0, ratios against it).
 bench-quality: setup
 	$(BIN)/python benchmarks/bench_quality.py --grids docs
 	$(BIN)/python benchmarks/bench_quality.py --ablation --variants "$(ABLATION)" --seeds 0

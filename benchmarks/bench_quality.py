@@ -109,8 +109,10 @@ def step_speed(variants: dict[str, list[str]], args) -> dict[str, float]:
     The runs above time themselves one after the other, so a busy patch of a shared machine hits
     whichever ran then; these rounds rotate the variants, 16 steps each (one lazy R1 step).
     """
-    from facegan.train.cli import app  # noqa: F401  (the same flag parsing as the runs: --dry-run)
     from typer.testing import CliRunner
+
+    from facegan.train.cli import app  # the runs' own flag parsing, through --dry-run
+    from facegan.train.config import ModelConfig, TrainConfig, from_dict
 
     steps, pool = {}, common.real_batches(args.image_size, args.batch_size)
     for name, flags in variants.items():
@@ -118,8 +120,6 @@ def step_speed(variants: dict[str, list[str]], args) -> dict[str, float]:
                  "--batch-size", str(args.batch_size), "--data", "toy-faces"]
         dry = CliRunner().invoke(app, [*flags, *shape, "--dry-run"])
         cfg = json.loads(dry.output[: dry.output.rindex("}") + 1])
-        from facegan.train.config import ModelConfig, TrainConfig, from_dict
-
         steps[name] = common.make_step(from_dict(ModelConfig, cfg["model"]), from_dict(TrainConfig, cfg["train"]), pool)
     timings = common.interleaved(steps, args.batch_size, rounds=3, calls_per_round=16, warmup_calls=2)
     return {name: t.items_per_s for name, t in timings.items()}

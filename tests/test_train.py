@@ -5,16 +5,18 @@ from __future__ import annotations
 import json
 import math
 import os
+import pty
 import signal
 import subprocess
 import sys
-import time
+import threading
 from pathlib import Path
 
 import pytest
 import torch
 from PIL import Image
 from typer.testing import CliRunner
+from waiting import drain_output, wait_for_output
 
 from facegan.runtime.errors import FaceganError
 from facegan.train import losses
@@ -332,12 +334,12 @@ def test_resume_refuses_a_damaged_checkpoint_in_one_line(tmp_path, damage):
 
 
 def test_ctrl_c_saves_and_exits_130(tmp_path):
-    cmd = [sys.executable, "-m", "facegan.train", *TINY, "--toy-faces", "64", "--out", str(tmp_path), "--name", "run", "--steps", "100000"]
+    # Without --quiet, each log line is printed off a terminal: "step 1/..." means training runs.
+    flags = [f for f in TINY if f != "--quiet"]
+    cmd = [sys.executable, "-m", "facegan.train", *flags, "--toy-faces", "64", "--out", str(tmp_path), "--name", "run", "--steps", "100000"]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     metrics = tmp_path / "run" / "metrics.jsonl"
-    deadline = time.time() + 120
-    while time.time() < deadline and not (metrics.exists() and metrics.stat().st_size > 0):
-        time.sleep(0.2)
+    wait_for_output(proc.stdout.fileno(), "step 1/")
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=120)
     assert proc.returncode == 130, err
@@ -491,17 +493,21 @@ def test_compile_trains_and_saves_plain_weights(tmp_path):
 
 
 def test_ctrl_c_while_the_data_loads_exits_130_and_leaves_nothing(tmp_path):
-    cmd = [sys.executable, "-m", "facegan.train", *TINY, "--toy-faces", "100000", "--out", str(tmp_path), "--name", "run"]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    # The decode cache's temporary file appears once the faces are being drawn into it (which
-    # takes far longer than this wait's poll), so the signal lands while the data loads.
-    cache = tmp_path / ".cache"
-    deadline = time.monotonic() + 120
-    while proc.poll() is None and time.monotonic() < deadline and not list(cache.glob(".*.tmp")):
-        time.sleep(0.05)
-    assert proc.poll() is None and list(cache.glob(".*.tmp")), "the data never started loading"
-    proc.send_signal(signal.SIGINT)
-    out, err = proc.communicate(timeout=120)
+    flags = [f for f in TINY if f != "--quiet"]
+    cmd = [sys.executable, "-m", "facegan.train", *flags, "--toy-faces", "100000", "--out", str(tmp_path), "--name", "run"]
+    # stdout on a terminal (a pty), so the data-preparation bar is drawn: its count "n/100000"
+    # means faces are being drawn into the cache (which takes far longer than the signal's way there).
+    main_fd, child_fd = pty.openpty()
+    proc = subprocess.Popen(cmd, stdout=child_fd, stderr=subprocess.PIPE, text=True)
+    os.close(child_fd)
+    try:
+        wait_for_output(main_fd, "/100000")
+        proc.send_signal(signal.SIGINT)
+        drain = threading.Thread(target=drain_output, args=(main_fd,), daemon=True)  # a full pty would block it
+        drain.start()
+        out, err = proc.communicate(timeout=120)
+    finally:
+        os.close(main_fd)
     assert proc.returncode == 130, err
     assert err.strip() == "facegan-train: interrupted; nothing was saved beyond the last checkpoint"
     assert not (tmp_path / "run").exists()
