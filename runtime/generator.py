@@ -6,8 +6,8 @@
     same = gen.generate_from_latents(z)                      # == faces
     frames = gen.interpolate(1, 2, steps=32)                 # uint8 morph, (32, H, W, 3)
 
-Everything about the model (latent size, image size, layout, value range) comes from its
-`facegan.*` metadata, checked against the session's real inputs and outputs. Output modes:
+Everything about the model (latent size, image size, layout, value range, the recipe its seeds'
+latents are drawn with) comes from its `facegan.*` metadata, checked against the session's real inputs and outputs. Output modes:
 
 - `output="uint8"` (default): uint8 RGB, NHWC, for float and uint8 exports alike.
 - `output="float"`: the raw float32 model output, NCHW, in `gen.value_range` (e.g. [-1, 1]).
@@ -119,9 +119,14 @@ class FaceGenerator:
         )
 
     # Each public method checks its own arguments once, then hands checked values to _generate.
-    def latents(self, n: int, seed: int = 0) -> np.ndarray:
-        """The float32 (n, latent_dim) latents `generate(n, seed)` uses (before truncation)."""
-        return draw_latents(seed, check_count(n, "n"), self.latent_dim)  # latents() checks the seed
+    def latents(self, n: int, seed: int = 0, *, start: int = 0) -> np.ndarray:
+        """The float32 (n, latent_dim) latents `generate(n, seed)` uses (before truncation).
+
+        Drawn with the model's own recipe (`metadata.latents`), so a model exported with numpy's
+        keeps its faces. `start` skips to face `start` of the seed: row k is face start + k.
+        """
+        # draw_latents checks the seed and start.
+        return draw_latents(seed, check_count(n, "n"), self.latent_dim, recipe=self.metadata.latents, start=start)
 
     def generate(
         self,
@@ -166,8 +171,8 @@ class FaceGenerator:
             raise UsageError(f"method must be one of {', '.join(INTERPOLATION_METHODS)}, got {method!r}")
         output = self._check_output(output)
         # Each end is latent 0 of its seed, i.e. the first face of generate(n, seed).
-        a = draw_latents(seed_a, 1, self.latent_dim)[0]
-        b = draw_latents(seed_b, 1, self.latent_dim)[0]
+        a = self.latents(1, seed_a)[0]
+        b = self.latents(1, seed_b)[0]
         path = slerp(a, b, steps) if method == "slerp" else lerp(a, b, steps)
         return self._generate(path, truncation, output, self.batch_size)
 

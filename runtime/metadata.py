@@ -15,7 +15,9 @@ Version 1 keys (all required unless marked optional):
     facegan.output_layout    "NCHW" (float output) or "NHWC" (uint8 output)
     facegan.output_dtype     "float32" or "uint8"
     facegan.value_range      JSON [lo, hi]: [-1, 1] (tanh), [0, 1] (sigmoid) or [0, 255] (uint8)
-    facegan.latents          how to draw latents: "numpy.default_rng(seed).standard_normal float32"
+    facegan.latents          how to draw latents (runtime/latents.py): "philox4x32-10 box-muller float32"
+                             (portable, written since issue 12) or facegan 0.1's
+                             "numpy.default_rng(seed).standard_normal float32"
     facegan.dtype            compute precision: "fp32" or "fp16"
     facegan.model_config     JSON of ModelConfig
     facegan.preset           preset name the run started from
@@ -34,10 +36,15 @@ import math
 from dataclasses import dataclass, field
 
 from .errors import MetadataError, UsageError
+from .latents import DEFAULT_RECIPE, LATENT_RECIPES
 
 PREFIX = "facegan."
+# Still 1 with the Philox recipe: a new recipe is a new value of a known key, and runtimes before it
+# refuse any `facegan.latents` they do not know with a one-line MetadataError ("expects latents drawn
+# as ..."), so an old facegan never draws a new model's faces the wrong way. Bump the version only
+# for a change old runtimes would misread silently.
 FORMAT_VERSION = 1
-LATENTS_RECIPE = "numpy.default_rng(seed).standard_normal float32"
+LATENTS_RECIPE = DEFAULT_RECIPE  # what build_metadata records; parse_metadata accepts LATENT_RECIPES
 
 REQUIRED_KEYS = (
     "format_version",
@@ -81,6 +88,7 @@ class ModelMetadata:
     train_step: int = 0
     train_epoch: int = 0
     checkpoint_sha256: str = ""
+    latents: str = DEFAULT_RECIPE  # recipe of the seeded latents, one of runtime.latents.LATENT_RECIPES
     model_config: dict = field(default_factory=dict)
     parity: dict | None = None
     extra: dict = field(default_factory=dict)  # versions and anything else, verbatim
@@ -159,6 +167,7 @@ def parse_metadata(props: dict[str, str], source: str = "model") -> ModelMetadat
             train_step=int(ours["train_step"]),
             train_epoch=int(ours["train_epoch"]),
             checkpoint_sha256=ours["checkpoint_sha256"],
+            latents=ours["latents"],
             model_config=json.loads(ours["model_config"]),
             parity=json.loads(ours["parity"]) if "parity" in ours else None,
             extra={k: v for k, v in ours.items() if k not in REQUIRED_KEYS},
@@ -176,11 +185,10 @@ def parse_metadata(props: dict[str, str], source: str = "model") -> ModelMetadat
         raise MetadataError(f"{source} metadata: unknown dtype {meta.dtype!r}")
     if meta.weights not in ("raw", "ema"):
         raise MetadataError(f"{source} metadata: unknown weights {meta.weights!r} (raw or ema)")
-    if ours["latents"] != LATENTS_RECIPE:
+    if meta.latents not in LATENT_RECIPES:
         # Seeds are only "the same face everywhere" if everyone draws latents the same way.
-        raise MetadataError(
-            f"{source} expects latents drawn as {ours['latents']!r}; this facegan draws {LATENTS_RECIPE!r}"
-        )
+        known = " or ".join(repr(r) for r in LATENT_RECIPES)
+        raise MetadataError(f"{source} expects latents drawn as {meta.latents!r}; this facegan draws {known}")
     return meta
 
 

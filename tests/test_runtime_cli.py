@@ -102,6 +102,8 @@ def test_failures_exit_1_with_one_line(model, tmp_path, args, message):
         ["--interpolate", 1, 2, "--n", 4],
         ["--interpolate", 1],
         ["--seed", -1],
+        ["--seed", 2**64],
+        ["--interpolate", 1, 2**64],
         ["--no-such-flag"],
     ],
 )

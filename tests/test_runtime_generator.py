@@ -13,7 +13,7 @@ from runtime_models import toy_config, toy_metadata, toy_model, toy_reference
 from facegan.runtime.errors import MetadataError
 from facegan.runtime.generator import MAX_IMAGES, FaceGenerator
 from facegan.runtime.images import to_uint8
-from facegan.runtime.latents import latents
+from facegan.runtime.latents import NUMPY_RECIPE, PHILOX_RECIPE, latents
 
 
 @pytest.fixture(scope="module")
@@ -67,6 +67,21 @@ def test_seeds_are_reproducible_and_distinct(models, gen):
     assert not np.array_equal(gen.generate(3, seed=7), gen.generate(3, seed=8))
     # The first faces of a larger batch are the faces of a smaller one with the same seed.
     np.testing.assert_array_equal(gen.generate(6, seed=7)[:3], gen.generate(3, seed=7))
+
+
+def test_latents_follow_the_models_recipe(tmp_path, gen):
+    assert gen.metadata.latents == PHILOX_RECIPE  # what build_metadata writes for new exports
+    np.testing.assert_array_equal(gen.latents(3, seed=4), latents(4, 3, 8, recipe=PHILOX_RECIPE))
+    np.testing.assert_array_equal(gen.latents(2, seed=4, start=1), gen.latents(3, seed=4)[1:])
+    old = FaceGenerator(with_props(tmp_path, latents=NUMPY_RECIPE), device="cpu")
+    assert old.metadata.latents == NUMPY_RECIPE
+    # A model exported with facegan 0.1's recipe keeps its faces: numpy's latents, bit for bit.
+    want = np.random.default_rng(4).standard_normal((3, 8), dtype=np.float32)
+    np.testing.assert_array_equal(old.latents(3, seed=4), want)
+    np.testing.assert_array_equal(old.generate(3, seed=4), gen.generate_from_latents(want))
+    frames = old.interpolate(4, 5, steps=3, method="lerp", output="float")
+    np.testing.assert_allclose(frames[-1], gen.generate_from_latents(latents(5, 1, 8, recipe=NUMPY_RECIPE), output="float")[0], atol=1e-6)
+    assert not np.array_equal(old.generate(3, seed=4), gen.generate(3, seed=4))
 
 
 def test_generate_and_generate_from_latents_agree(gen):
@@ -136,6 +151,8 @@ BAD_CALLS = [
     ("seed", lambda g: g.generate(2, seed=-1)),
     ("seed", lambda g: g.generate(2, seed=1.5)),
     ("seed", lambda g: g.generate(2, seed="7")),
+    ("seed", lambda g: g.generate(2, seed=2**64)),
+    ("start", lambda g: g.latents(2, seed=0, start=-1)),
     ("truncation", lambda g: g.generate(2, truncation=-0.1)),
     ("truncation", lambda g: g.generate(2, truncation=float("nan"))),
     ("truncation", lambda g: g.generate(2, truncation="0.7")),

@@ -14,8 +14,9 @@ Protocol (FID_PROTOCOL, stored with every cached reference):
   `reference_stats_for`, cached under one name (`reference_key`), so each reuses the other's file.
 - Statistics: mean and unbiased covariance (np.cov) in float64; the matrix square root through two
   symmetric eigendecompositions (no scipy).
-- Generated latents: `facegan.runtime.latents(seed, n, latent_dim)`, so an eager checkpoint and its
-  ONNX export are scored on the same faces.
+- Generated latents: `facegan.runtime.latents(seed, n, latent_dim)` (the default, portable recipe),
+  so an eager checkpoint and its ONNX export are scored on the same faces, whichever recipe the
+  export records for its seeds.
 FID depends on the sample count (biased upwards for small n): compare only numbers with equal n.
 
     real = reference_features(spec, 1000, inception, default_reference_dir(), data=data)
@@ -160,7 +161,7 @@ def onnx_features(
 
     _check_n(n)
     gen = FaceGenerator(model_path, device=device, batch_size=batch_size)
-    z_all = gen.latents(n, seed)
+    z_all = latents(seed, n, gen.latent_dim)  # not gen.latents: the eager scorer's, whatever the model's recipe
 
     def batches() -> Iterator[np.ndarray]:
         for start in range(0, n, batch_size):

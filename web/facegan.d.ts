@@ -1,0 +1,164 @@
+// TypeScript declarations for facegan.js: faces from an exported facegan ONNX generator in browsers
+// (onnxruntime-web) and Node (onnxruntime-node). onnxruntime is injected, so its types are described
+// structurally here and facegan needs no onnxruntime types to compile against.
+
+/** The metadata format this runtime reads ("1"). */
+export const FORMAT_VERSION: "1";
+/** The portable latent recipe (README "Portable seeds"): what new exports record and what this runtime draws. */
+export const PHILOX_RECIPE: "philox4x32-10 box-muller float32";
+/** facegan 0.1's recipe: such models open and run `generateFromLatents`, but only Python draws their seeds. */
+export const NUMPY_RECIPE: "numpy.default_rng(seed).standard_normal float32";
+/** Every recipe a model may name; any other `facegan.latents` is refused by `create`. */
+export const LATENT_RECIPES: readonly [typeof PHILOX_RECIPE, typeof NUMPY_RECIPE];
+export const INTERPOLATION_METHODS: readonly ["slerp", "lerp"];
+/** Faces per call at most (as in the Python runtime). */
+export const MAX_IMAGES: 100000;
+/** Faces per `session.run` unless `batchSize` says otherwise. */
+export const DEFAULT_BATCH_SIZE: 16;
+
+/** A seed or face index: a safe-integer Number >= 0, or a BigInt in [0, 2^64). */
+export type Seed = number | bigint;
+export type LatentRecipe = (typeof LATENT_RECIPES)[number];
+export type InterpolationMethod = (typeof INTERPOLATION_METHODS)[number];
+
+/** A model this runtime cannot honour (metadata, graph signature, recipe) or that onnxruntime cannot open. */
+export class FaceganError extends Error {
+  name: "FaceganError";
+}
+
+/** The facegan.* metadata of a model, validated as runtime/metadata.py validates it. */
+export interface ModelMetadata {
+  latentDim: number;
+  imageSize: number; // height == width, pixels
+  channels: 1 | 3 | 4;
+  outputLayout: "NCHW" | "NHWC"; // NCHW for float32 output, NHWC for uint8
+  outputDtype: "float32" | "uint8";
+  valueRange: [number, number]; // of the raw output, e.g. [-1, 1]; [0, 255] for uint8
+  latents: LatentRecipe;
+  inputName: string;
+  outputName: string;
+  dtype: "fp32" | "fp16"; // compute precision inside the graph
+  preset: string;
+  weights: "raw" | "ema";
+  trainStep: number;
+  trainEpoch: number;
+  checkpointSha256: string;
+  modelConfig: Record<string, unknown>; // facegan.model_config, parsed
+  parity: Record<string, unknown> | null; // facegan.parity, parsed (null without --verify)
+  extra: Record<string, string>; // facegan.* keys beyond the required ones (e.g. onnx_version), without the prefix
+  raw: Record<string, string>; // every metadata_props entry of the file, verbatim
+}
+
+/** `count` faces as RGBA rows (alpha 255 unless the model draws 4 channels), face after face. */
+export class Faces {
+  constructor(count: number, width: number, height: number, data: Uint8ClampedArray);
+  readonly count: number;
+  readonly width: number;
+  readonly height: number;
+  readonly data: Uint8ClampedArray; // count * height * width * 4
+  /** Face i as a view of `data` (no copy), ready for `new ImageData(face, width, height)`. */
+  face(i: number): Uint8ClampedArray;
+}
+
+/** The part of onnxruntime's module facegan uses (onnxruntime-web and onnxruntime-node both fit). */
+export interface OrtModule {
+  InferenceSession: { create(model: Uint8Array, options?: object): Promise<OrtSession> };
+  Tensor: new (type: "float32", data: Float32Array, dims: readonly number[]) => unknown;
+}
+
+export interface OrtSession {
+  readonly inputNames: readonly string[];
+  readonly outputNames: readonly string[];
+  readonly inputMetadata?: readonly OrtValueMetadata[]; // onnxruntime >= 1.22
+  readonly outputMetadata?: readonly OrtValueMetadata[];
+  run(feeds: Record<string, unknown>, fetches?: readonly string[]): Promise<Record<string, OrtTensor>>;
+}
+
+export interface OrtValueMetadata {
+  readonly name: string;
+  readonly isTensor: boolean;
+  readonly type?: string;
+  readonly shape?: ReadonlyArray<number | string>;
+}
+
+export interface OrtTensor {
+  readonly dims: readonly number[];
+  readonly data: Float32Array | Uint8Array;
+  dispose?(): void;
+}
+
+export interface CreateOptions {
+  /** The onnxruntime-web or onnxruntime-node module (required; facegan.js imports nothing). */
+  ort: OrtModule;
+  /** e.g. ["wasm"] (onnxruntime-web) or ["cpu"] (onnxruntime-node); onnxruntime's default if omitted. */
+  executionProviders?: readonly unknown[];
+  /** Passed to InferenceSession.create (executionProviders above wins over one given here). */
+  sessionOptions?: Record<string, unknown>;
+  /** Faces per session.run (default DEFAULT_BATCH_SIZE). */
+  batchSize?: number;
+}
+
+export interface GenerateOptions {
+  /** Scale the latents by float32(truncation) toward the prior's mean: 1 = off, 0 = the mean face. */
+  truncation?: number;
+  /** Faces per session.run for this call. */
+  batchSize?: number;
+}
+
+export interface InterpolateOptions extends GenerateOptions {
+  method?: InterpolationMethod; // default "slerp"
+}
+
+export class FaceGenerator {
+  /**
+   * Open an exported model: bytes, or a URL that is fetched. Reads and checks its facegan metadata
+   * and graph; rejects with FaceganError for a model it cannot honour, TypeError/RangeError for bad
+   * options. In Node, pass the file's bytes (`await readFile(path)`).
+   */
+  static create(source: Uint8Array | ArrayBuffer | string | URL, options: CreateOptions): Promise<FaceGenerator>;
+  /** Use FaceGenerator.create; this wraps a session whose metadata is already checked. */
+  constructor(ort: OrtModule, session: OrtSession, metadata: ModelMetadata, options?: { batchSize?: number; name?: string });
+
+  readonly ort: OrtModule;
+  readonly session: OrtSession;
+  readonly metadata: ModelMetadata;
+  readonly batchSize: number;
+  readonly name: string; // the URL, or "model" for bytes: how error messages name the model
+  readonly latentDim: number;
+  readonly imageSize: number;
+  readonly channels: number;
+  readonly valueRange: [number, number];
+
+  /** The latents generate(n, seed) uses, before truncation: Float32Array(n * latentDim). `start` skips to that face. */
+  latents(n: number, seed?: Seed, options?: { start?: Seed }): Float32Array;
+  /** n faces of `seed`: faces 0 .. n-1 of that seed (face i does not depend on n). */
+  generate(n: number, seed?: Seed, options?: GenerateOptions): Promise<Faces>;
+  /** Faces for the given latents (n * latentDim values, face after face); works for numpy-recipe models too. */
+  generateFromLatents(z: Float32Array | Float64Array | readonly number[], options?: GenerateOptions): Promise<Faces>;
+  /** `steps` frames from face 0 of seedA to face 0 of seedB, both included (steps >= 2, default 32). */
+  interpolate(seedA: Seed, seedB: Seed, steps?: number, options?: InterpolateOptions): Promise<Faces>;
+}
+
+/** Latents of faces start .. start+n-1 of `seed` by PHILOX_RECIPE: Float32Array(n * dim). */
+export function latents(seed: Seed, n: number, dim: number, options?: { start?: Seed }): Float32Array;
+/** Random123's Philox4x32-10 of a 4-word counter under a 2-word key (uint32 Numbers). */
+export function philox4x32(counter: ArrayLike<number>, key: ArrayLike<number>): Uint32Array;
+/** Straight-line path from a to b, `steps` points inclusive, in float32 (runtime/latents.py lerp). */
+export function lerp(a: ArrayLike<number>, b: ArrayLike<number>, steps: number): Float32Array;
+/** Spherical path from a to b, computed in float64 (runtime/latents.py slerp). */
+export function slerp(a: ArrayLike<number>, b: ArrayLike<number>, steps: number): Float32Array;
+/** Every metadata_props entry of an ONNX model's bytes (FaceganError if they are not a protobuf). */
+export function readOnnxMetadata(bytes: Uint8Array | ArrayBuffer | ArrayBufferView): Record<string, string>;
+/** Validate a facegan.* map; FaceganError naming `source` and what is wrong. */
+export function parseMetadata(props: Record<string, string>, source?: string): ModelMetadata;
+/**
+ * A model's raw output for `count` faces (NCHW float32 in meta.valueRange, or NHWC uint8) as RGBA,
+ * written into `out` from face `first`; float mapping as runtime/images.py to_uint8.
+ */
+export function toRGBA(
+  raw: ArrayLike<number>,
+  count: number,
+  meta: Pick<ModelMetadata, "channels" | "imageSize" | "outputLayout"> & Partial<Pick<ModelMetadata, "valueRange">>,
+  out?: Uint8ClampedArray,
+  first?: number,
+): Uint8ClampedArray;
