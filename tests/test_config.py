@@ -103,7 +103,7 @@ README_PRESETS = {
         "spectral norm": {"spectral_norm": True}, "no BatchNorm": {"d_norm": "none"},
         "minibatch-stddev layer (groups of 4)": {"mbstd_group": 4}, "hinge loss": {"loss": "hinge"},
         "DiffAugment (translation, cutout)": {"diffaug": "translation,cutout"},
-        "lazy R1 0.5 every 16 steps": {"r1_gamma": 0.5, "r1_every": 16},
+        "no R1 penalty": {"r1_gamma": 0.0},
         "Adam lr 2e-4": {"lr_g": 2e-4, "lr_d": 2e-4}, "betas (0, 0.99)": {"beta1": 0.0, "beta2": 0.99},
         "no EMA": {"ema": 0.0}, "batch 128": {"batch_size": 128}, "64x64": {"image_size": 64},
         "15 epochs": {"epochs": 15},

@@ -13,7 +13,8 @@ import json
 from importlib.resources import files
 from importlib.resources.abc import Traversable
 
-PAGE_ASSETS = ("index.html", "page.js", "facegan.js")  # what the demo page loads, besides the model
+# What the demo page loads, besides the model: the page, and facegan.js with the modules it imports.
+PAGE_ASSETS = ("index.html", "page.js", "facegan.js", "checks.js", "latents.js", "onnx-metadata.js", "pixels.js")
 
 
 def asset(name: str) -> Traversable:

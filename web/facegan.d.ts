@@ -1,6 +1,8 @@
 // TypeScript declarations for facegan.js: faces from an exported facegan ONNX generator in browsers
 // (onnxruntime-web) and Node (onnxruntime-node). onnxruntime is injected, so its types are described
-// structurally here and facegan needs no onnxruntime types to compile against.
+// structurally here and facegan needs no onnxruntime types to compile against. facegan.js is the one
+// entry point: what it re-exports from latents.js, onnx-metadata.js, pixels.js and checks.js is
+// declared here; those modules' other exports are internal.
 
 /** The metadata format this runtime reads ("1"). */
 export const FORMAT_VERSION: "1";
