@@ -28,6 +28,9 @@ __all__ = [
     "ProviderError",
     "UsageError",
     "__version__",
+    "encode",
+    "grid",
+    "grid_shape",
     "latents",
     "lerp",
     "save_gif",
@@ -46,7 +49,7 @@ def __getattr__(name: str):
         from .generator import FaceGenerator
 
         return FaceGenerator
-    if name in ("save_grid", "save_images", "save_gif", "to_pil"):
+    if name in ("encode", "grid", "grid_shape", "save_grid", "save_images", "save_gif", "to_pil"):
         from . import images
 
         return getattr(images, name)

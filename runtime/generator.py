@@ -5,6 +5,7 @@
     z = gen.latents(16, seed=7)                              # the latents behind those faces
     same = gen.generate_from_latents(z)                      # == faces
     frames = gen.interpolate(1, 2, steps=32)                 # uint8 morph, (32, H, W, 3)
+    path = gen.interpolation_latents(1, 2, steps=32)         # the latents behind those frames
 
 Everything about the model (latent size, image size, layout, value range, the recipe its seeds'
 latents are drawn with) comes from its `facegan.*` metadata, checked against the session's real inputs and outputs. Output modes:
@@ -164,17 +165,22 @@ class FaceGenerator:
         output: str = "uint8",
     ) -> np.ndarray:
         """Frames morphing face `seed_a` into face `seed_b`, both ends included: (steps, H, W, C)."""
+        path = self.interpolation_latents(seed_a, seed_b, steps, method)
+        return self._generate(path, truncation, self._check_output(output), self.batch_size)
+
+    def interpolation_latents(self, seed_a: int, seed_b: int, steps: int = 32, method: str = "slerp") -> np.ndarray:
+        """The float32 (steps, latent_dim) path `interpolate` generates (before truncation).
+
+        Each end is latent 0 of its seed (the first face of generate(n, seed)), drawn with the
+        model's recipe; row k alone is frame k: generate_from_latents(path[k:k + 1]).
+        """
         seed_a = check_seed(seed_a, "seed_a")
         seed_b = check_seed(seed_b, "seed_b")
         steps = check_count(steps, "steps", minimum=2)
         if method not in INTERPOLATION_METHODS:
             raise UsageError(f"method must be one of {', '.join(INTERPOLATION_METHODS)}, got {method!r}")
-        output = self._check_output(output)
-        # Each end is latent 0 of its seed, i.e. the first face of generate(n, seed).
-        a = self.latents(1, seed_a)[0]
-        b = self.latents(1, seed_b)[0]
-        path = slerp(a, b, steps) if method == "slerp" else lerp(a, b, steps)
-        return self._generate(path, truncation, output, self.batch_size)
+        a, b = self.latents(1, seed_a)[0], self.latents(1, seed_b)[0]
+        return slerp(a, b, steps) if method == "slerp" else lerp(a, b, steps)
 
     # Internals.
     def _generate(self, z: np.ndarray, truncation: object, output: str, batch_size: int) -> np.ndarray:

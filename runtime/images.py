@@ -1,18 +1,22 @@
 """Pixel conversions shared by every part: model outputs to uint8 RGB images.
 
 `to_uint8` is the one definition of de-normalisation; the training sample grids, the export's
-uint8 graph tail and the runtime all agree with it to within one level. `save_grid`,
-`save_images` and `save_gif` write uint8 (N, H, W, C) arrays with pillow, atomically.
+uint8 graph tail and the runtime all agree with it to within one level. `encode` is the one
+place pixels become image-file bytes (pillow): `save_grid`, `save_images` and `save_gif` write its
+bytes atomically and facegan-serve sends them. `grid_shape` is the one size formula of `grid`.
 """
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import numpy as np
 
 from .errors import UsageError
 from .files import atomic_path
+
+GRID_PADDING_PX = 2  # background pixels around and between the faces of a grid
 
 
 def to_uint8(x: np.ndarray, value_range: tuple[float, float]) -> np.ndarray:
@@ -53,17 +57,19 @@ def to_pil(image: np.ndarray):
     return Image.fromarray(np.ascontiguousarray(image))
 
 
-def grid(images: np.ndarray, nrow: int = 8, padding_px: int = 2, fill: int = 0) -> np.ndarray:
+def grid_shape(
+    n: int, height: int, width: int, channels: int, nrow: int = 8, padding_px: int = GRID_PADDING_PX
+) -> tuple[int, int, int]:
+    """The (H', W', C) shape of `grid` of n (height, width, channels) images, `nrow` per row."""
+    rows, cols = _grid_cells(n, nrow)
+    return rows * height + (rows + 1) * padding_px, cols * width + (cols + 1) * padding_px, channels
+
+
+def grid(images: np.ndarray, nrow: int = 8, padding_px: int = GRID_PADDING_PX, fill: int = 0) -> np.ndarray:
     """Tile (N, H, W, C) uint8 images into one (H', W', C) image, `nrow` images per row."""
-    images = check_images(images)
-    if isinstance(nrow, bool) or not isinstance(nrow, (int, np.integer)) or nrow < 1:
-        raise UsageError(f"nrow must be an integer >= 1, got {nrow!r}")
-    n, h, w, c = images.shape
-    cols = min(int(nrow), n)
-    rows = -(-n // cols)
-    canvas = np.full(
-        (rows * h + (rows + 1) * padding_px, cols * w + (cols + 1) * padding_px, c), fill, dtype=np.uint8
-    )
+    n, h, w, c = check_images(images).shape
+    canvas = np.full(grid_shape(n, h, w, c, nrow, padding_px), fill, dtype=np.uint8)
+    _, cols = _grid_cells(n, nrow)
     for i, image in enumerate(images):
         r, col = divmod(i, cols)
         y, x = padding_px + r * (h + padding_px), padding_px + col * (w + padding_px)
@@ -71,10 +77,42 @@ def grid(images: np.ndarray, nrow: int = 8, padding_px: int = 2, fill: int = 0) 
     return canvas
 
 
-def save_grid(images: np.ndarray, path: str | Path, nrow: int = 8, padding_px: int = 2) -> Path:
+def encode(images: np.ndarray, fmt: str, *, duration_ms: int | None = None, loop: int = 0, **options) -> bytes:
+    """uint8 pixels as the bytes of an image file in `fmt`, pillow's format name in any case
+    ("png", "jpeg", "webp", "gif", "BMP", ...).
+
+    Without `duration_ms`: one picture, (H, W, C) or (1, H, W, C). With it: (N, H, W, C) frames as
+    an animation (GIF, or another format pillow animates), `duration_ms` per frame, played `loop`
+    times (0 = forever). `options` go to pillow's writer, e.g. compress_level=1 (PNG) or quality=90
+    (JPEG, WebP). The same pixels and options always give the same bytes (with one pillow version).
+    """
+    from PIL import Image
+
+    Image.init()  # registers every format (webp, tiff, ...), not just the common ones
+    name = str(fmt).upper()
+    if name not in Image.SAVE:
+        raise UsageError(f"pillow cannot write image format {fmt!r}; try png, jpeg, webp or gif")
+    out = io.BytesIO()
+    if duration_ms is None:
+        if np.ndim(images) == 4 and len(images) != 1:
+            raise UsageError("encode writes one picture: tile images with grid(), or pass duration_ms for an animation")
+        to_pil(images).save(out, format=name, **options)
+        return out.getvalue()
+    frames = check_images(images, "frames")
+    duration_ms = _check_positive(duration_ms, "duration_ms")
+    if name not in Image.SAVE_ALL:
+        raise UsageError(f"image format {fmt!r} cannot hold an animation; use gif")
+    pictures = [to_pil(f) for f in frames]
+    options = {"optimize": False, **options}  # what save_gif has always written: keeps its bytes
+    pictures[0].save(
+        out, format=name, save_all=True, append_images=pictures[1:], duration=duration_ms, loop=loop, **options
+    )
+    return out.getvalue()
+
+
+def save_grid(images: np.ndarray, path: str | Path, nrow: int = 8, padding_px: int = GRID_PADDING_PX) -> Path:
     """Write the images as one grid image (format from the suffix, e.g. .png); returns the path."""
-    picture = to_pil(grid(images, nrow, padding_px))
-    return _atomic_save(Path(path), lambda tmp, fmt: picture.save(tmp, format=fmt))
+    return _save(Path(path), grid(images, nrow, padding_px))
 
 
 def save_images(images: np.ndarray, folder: str | Path, prefix: str = "face", suffix: str = ".png") -> list[Path]:
@@ -82,27 +120,14 @@ def save_images(images: np.ndarray, folder: str | Path, prefix: str = "face", su
     images = check_images(images)
     folder = Path(folder)
     width = max(4, len(str(len(images) - 1)))
-    paths = []
-    for i, image in enumerate(images):
-        picture = to_pil(image)
-        paths.append(_atomic_save(folder / f"{prefix}-{i:0{width}d}{suffix}", lambda tmp, fmt: picture.save(tmp, format=fmt)))
-    return paths
+    return [_save(folder / f"{prefix}-{i:0{width}d}{suffix}", image) for i, image in enumerate(images)]
 
 
 def save_gif(frames: np.ndarray, path: str | Path, duration_ms: int = 80, loop: int = 0) -> Path:
     """Write frames as an animated GIF, `duration_ms` per frame, looping forever by default."""
     frames = check_images(frames, "frames")
-    if isinstance(duration_ms, bool) or not isinstance(duration_ms, (int, np.integer)) or duration_ms < 1:
-        raise UsageError(f"duration_ms must be an integer >= 1, got {duration_ms!r}")
-    pictures = [to_pil(f) for f in frames]
-
-    def write(tmp: Path, fmt: str) -> None:
-        pictures[0].save(
-            tmp, format=fmt, save_all=True, append_images=pictures[1:], duration=int(duration_ms), loop=loop,
-            optimize=False,
-        )
-
-    return _atomic_save(Path(path), write)
+    _check_positive(duration_ms, "duration_ms")  # before the path: the arguments' errors come first
+    return _save(Path(path), frames, duration_ms=duration_ms, loop=loop)
 
 
 def image_format(path: Path) -> str:
@@ -117,10 +142,23 @@ def image_format(path: Path) -> str:
     return fmt
 
 
-def _atomic_save(path: Path, write) -> Path:
-    """`write(tmp, format)` through `files.atomic_path`, the format from the suffix of `path` itself
-    (checked before anything is written: pillow would otherwise guess it from the temporary name)."""
+def _save(path: Path, images: np.ndarray, **options) -> Path:
+    """`encode` in the format the suffix of `path` names (checked before anything is written),
+    then written atomically. Encoding inside `atomic_path` lets pillow's errors name `path`."""
     fmt = image_format(path)
     with atomic_path(path) as tmp:
-        write(tmp, fmt)
+        tmp.write_bytes(encode(images, fmt, **options))
     return path
+
+
+def _grid_cells(n: object, nrow: object) -> tuple[int, int]:
+    """(rows, columns) of a grid of n images, `nrow` per row (fewer columns when n < nrow)."""
+    n, nrow = _check_positive(n, "n"), _check_positive(nrow, "nrow")
+    cols = min(nrow, n)
+    return -(-n // cols), cols
+
+
+def _check_positive(value: object, name: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise UsageError(f"{name} must be an integer >= 1, got {value!r}")
+    return int(value)

@@ -23,25 +23,23 @@ from contextlib import asynccontextmanager
 from dataclasses import asdict
 from typing import Annotated, Optional
 
-import numpy as np
 from fastapi import Depends, FastAPI, Query, Request, Response
 from fastapi.middleware.cors import CORSMiddleware
 
-from facegan.runtime import __version__, lerp, slerp
+from facegan.runtime import __version__
 from facegan.runtime.console import choice_enum
 from facegan.runtime.errors import UsageError
-from facegan.runtime.images import grid
+from facegan.runtime.images import encode, grid, grid_shape
 from facegan.runtime.latents import INTERPOLATION_METHODS
 
 from . import caching, pages
-from .encode import IMAGE_FORMATS, MEDIA_TYPES, MORPH_FORMAT, encode_gif, encode_image
+from .encode import IMAGE_FORMATS, MEDIA_TYPES, MORPH_FORMAT, encode_image
 from .handlers import install_error_handlers
 from .limits import MAX_SEED, GenerationPool, Limits, check_response_size, estimate_bytes
 
 log = logging.getLogger("facegan.serve")
 
 API = "/v1"
-GRID_PADDING_PX = 2  # runtime.images.grid's default
 DEFAULT_NROW = 8  # faces per grid row, as facegan-generate
 DEFAULT_STEPS = 16
 DEFAULT_DURATION_MS = 80
@@ -103,21 +101,6 @@ def known_params(*names: str):
     return Depends(check)
 
 
-def grid_shape(n: int, nrow: int, size: int, padding_px: int = GRID_PADDING_PX) -> tuple[int, int]:
-    """(width, height) of `runtime.images.grid` of n size x size faces, nrow per row."""
-    if n == 1:
-        return size, size
-    cols = min(nrow, n)
-    rows = -(-n // cols)
-    return cols * size + (cols + 1) * padding_px, rows * size + (rows + 1) * padding_px
-
-
-def morph_path(generator, seed_a: int, seed_b: int, steps: int, method: str) -> np.ndarray:
-    """The latents of FaceGenerator.interpolate: from face 0 of seed_a to face 0 of seed_b."""
-    a, b = generator.latents(1, seed_a)[0], generator.latents(1, seed_b)[0]
-    return slerp(a, b, steps) if method == "slerp" else lerp(a, b, steps)
-
-
 async def image_response(
     request: Request, service: Service, query: str, media_type: str, estimated: int, what: str, work,
 ) -> Response:
@@ -161,11 +144,12 @@ def create_app(generator, limits: Limits = Limits(), cors_origins: tuple[str, ..
     ) -> Response:
         nrow = min(nrow or DEFAULT_NROW, n)
         query = caching.canonical_query("faces", {"seed": seed, "n": n, "truncation": truncation, "format": fmt, "nrow": nrow})
-        width, height = grid_shape(n, nrow, size)
+        # One face is sent as it is (no padding); more are tiled by runtime.images.grid.
+        height, width, _ = (size, size, channels) if n == 1 else grid_shape(n, size, size, channels, nrow)
 
         def work() -> bytes:
             images = generator.generate(n, seed, truncation=truncation)
-            return encode_image(images[0] if n == 1 else grid(images, nrow, GRID_PADDING_PX), fmt.value)
+            return encode_image(images[0] if n == 1 else grid(images, nrow), fmt.value)
 
         return await image_response(
             request, service, query, MEDIA_TYPES[fmt.value], estimate_bytes(width, height, channels), f"a {width}x{height} image", work,
@@ -197,10 +181,10 @@ def create_app(generator, limits: Limits = Limits(), cors_origins: tuple[str, ..
 
         def work() -> bytes:
             if frame is not None:
-                z = morph_path(generator, seed_a, seed_b, steps, method.value)[frame : frame + 1]
+                z = generator.interpolation_latents(seed_a, seed_b, steps, method.value)[frame : frame + 1]
                 return encode_image(generator.generate_from_latents(z, truncation=truncation)[0], fmt_name)
             images = generator.interpolate(seed_a, seed_b, steps, method.value, truncation=truncation)
-            return encode_gif(images, duration_ms)
+            return encode(images, MORPH_FORMAT, duration_ms=duration_ms)
 
         return await image_response(
             request, service, caching.canonical_query("morph", params), MEDIA_TYPES[fmt_name],
@@ -223,4 +207,4 @@ def create_app(generator, limits: Limits = Limits(), cors_origins: tuple[str, ..
     return app
 
 
-__all__ = ["API", "Service", "create_app", "grid_shape", "morph_path"]
+__all__ = ["API", "Service", "create_app"]

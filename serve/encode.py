@@ -1,58 +1,38 @@
-"""Images to response bytes: PNG, JPEG, WebP for faces and grids, GIF for morphs (pillow).
+"""What facegan-serve encodes its responses as: the formats, their media types, its pillow options.
 
-    body = encode_image(grid(faces), "png")           # bytes of one picture
-    body = encode_gif(frames, duration_ms=80)         # an animated, looping GIF
+    body = encode_image(grid(faces), "png")                          # one picture
+    body = encode(frames, MORPH_FORMAT, duration_ms=80)              # a morph (runtime.images.encode)
 
-The same settings every time, so the same pixels always give the same bytes (with one pillow
-version: the ETag counts pillow's version in). PNG uses zlib level 1: on a grid of 64 toy faces it
-measured 1.5x faster than pillow's default level 6 for files 9% larger, a good trade for a service
-whose bottleneck is the CPU (encoding takes about as long as generating there). The pixels go
-through facegan.runtime.images.to_pil, the conversion the CLI's files use.
+The pixels become bytes in facegan.runtime.images.encode, the code the CLI's files go through; what
+is the service's own is the options. PNG uses zlib level 1: on a grid of 64 toy faces it measured
+1.5x faster than pillow's default level 6 for files 9% larger, a good trade for a service whose
+bottleneck is the CPU (encoding takes about as long as generating there). The same options every
+time, so the same pixels always give the same bytes (with one pillow version: the ETag counts
+pillow's version in).
 """
 
 from __future__ import annotations
 
-import io
-
 import numpy as np
 
-from facegan.runtime.images import check_images, to_pil
+from facegan.runtime.errors import UsageError
+from facegan.runtime.images import encode
 
 IMAGE_FORMATS = ("png", "jpeg", "webp")  # one picture: a face, a grid, one morph frame
 MORPH_FORMAT = "gif"
 MEDIA_TYPES = {"png": "image/png", "jpeg": "image/jpeg", "webp": "image/webp", "gif": "image/gif"}
-PNG_COMPRESS_LEVEL = 1  # zlib level: see the module docstring
-JPEG_QUALITY = 90
-WEBP_QUALITY = 90  # lossy: lossless WebP encodes about 10x slower
+IMAGE_OPTIONS = {
+    "png": {"compress_level": 1},  # zlib level: see the module docstring
+    "jpeg": {"quality": 90},
+    "webp": {"quality": 90},  # lossy: lossless WebP encodes about 10x slower
+}
 
 
 def encode_image(image: np.ndarray, fmt: str) -> bytes:
-    """One uint8 (H, W, C) picture as `fmt` ("png", "jpeg" or "webp") bytes."""
-    picture = to_pil(image)
-    out = io.BytesIO()
-    if fmt == "png":
-        picture.save(out, format="PNG", compress_level=PNG_COMPRESS_LEVEL)
-    elif fmt == "jpeg":
-        picture.save(out, format="JPEG", quality=JPEG_QUALITY)
-    elif fmt == "webp":
-        picture.save(out, format="WEBP", quality=WEBP_QUALITY)
-    else:
-        raise ValueError(f"format must be one of {', '.join(IMAGE_FORMATS)}, got {fmt!r}")
-    return out.getvalue()
+    """One uint8 (H, W, C) picture as `fmt` ("png", "jpeg" or "webp") bytes, with the service's options."""
+    if fmt not in IMAGE_OPTIONS:
+        raise UsageError(f"format must be one of {', '.join(IMAGE_FORMATS)}, got {fmt!r}")
+    return encode(image, fmt, **IMAGE_OPTIONS[fmt])
 
 
-def encode_gif(frames: np.ndarray, duration_ms: int = 80) -> bytes:
-    """uint8 (N, H, W, C) frames as an animated GIF looping forever, `duration_ms` per frame.
-
-    The settings of facegan.runtime.images.save_gif, written to memory instead of a file.
-    """
-    pictures = [to_pil(f) for f in check_images(frames, "frames")]
-    out = io.BytesIO()
-    pictures[0].save(
-        out, format="GIF", save_all=True, append_images=pictures[1:], duration=int(duration_ms), loop=0,
-        optimize=False,
-    )
-    return out.getvalue()
-
-
-__all__ = ["IMAGE_FORMATS", "MEDIA_TYPES", "MORPH_FORMAT", "encode_gif", "encode_image"]
+__all__ = ["IMAGE_FORMATS", "IMAGE_OPTIONS", "MEDIA_TYPES", "MORPH_FORMAT", "encode_image"]

@@ -237,3 +237,11 @@ def test_bench_quality_quick(tmp_path):
                           "--variants", "facegan")
     assert last.stat().st_mtime_ns == mtime
     assert again["results"][0]["digit_kid"] == record["results"][1]["digit_kid"]
+
+@pytest.mark.slow
+def test_bench_serve_quick(tmp_path):
+    pytest.importorskip("fastapi")
+    out, record = _run_quick("bench_serve.py", tmp_path / "r.jsonl")
+    assert record["bench"] == "serve" and record["quick"] is True and "| Images/request |" in out
+    assert any(r["accepted"] for r in record["results"])
+    assert all(_positive(r["images_per_s"]) for r in record["results"] if r["accepted"])

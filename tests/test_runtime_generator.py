@@ -127,6 +127,19 @@ def test_interpolate_ends_on_the_seed_faces(gen, method):
     assert len({f.tobytes() for f in frames}) == 6  # every frame moves
 
 
+@pytest.mark.parametrize("method", ["slerp", "lerp"])
+def test_interpolation_latents_are_what_interpolate_generates(gen, tmp_path, method):
+    path = gen.interpolation_latents(3, 9, steps=6, method=method)
+    assert path.dtype == np.float32 and path.shape == (6, gen.latent_dim)
+    np.testing.assert_array_equal(path[[0, -1]], np.concatenate([gen.latents(1, 3), gen.latents(1, 9)]))
+    frames = gen.interpolate(3, 9, steps=6, method=method, truncation=0.8)
+    np.testing.assert_array_equal(frames, gen.generate_from_latents(path, truncation=0.8))
+    np.testing.assert_array_equal(frames[4], gen.generate_from_latents(path[4:5], truncation=0.8)[0])  # one frame
+    old = FaceGenerator(with_props(tmp_path, latents=NUMPY_RECIPE), device="cpu")  # drawn with the model's recipe
+    ends = old.interpolation_latents(3, 9, 6, method)[[0, -1]]
+    np.testing.assert_array_equal(ends, np.concatenate([latents(s, 1, 8, recipe=NUMPY_RECIPE) for s in (3, 9)]))
+
+
 def test_slerp_and_lerp_differ_midway(gen):
     mid = 4  # of 9 frames, the middle one
     assert not np.array_equal(gen.interpolate(0, 1, 9)[mid], gen.interpolate(0, 1, 9, method="lerp")[mid])
@@ -169,6 +182,9 @@ BAD_CALLS = [
     ("seed_b", lambda g: g.interpolate(1, -2)),
     ("steps", lambda g: g.interpolate(1, 2, steps=1)),
     ("method", lambda g: g.interpolate(1, 2, method="cubic")),
+    ("seed_a", lambda g: g.interpolation_latents(2**64, 2)),
+    ("steps", lambda g: g.interpolation_latents(1, 2, steps=1)),
+    ("method", lambda g: g.interpolation_latents(1, 2, method="cubic")),
 ]
 
 

@@ -1,13 +1,15 @@
-"""Image helpers: grid layout, zero-padded file names, GIF frames, atomic writes."""
+"""Image helpers: grid layout and its shape, encoding to bytes, zero-padded file names, GIF frames, atomic writes."""
 
 from __future__ import annotations
+
+import io
 
 import numpy as np
 import pytest
 from PIL import Image
 
 from facegan.runtime.errors import UsageError
-from facegan.runtime.images import grid, save_gif, save_grid, save_images, to_pil, to_uint8
+from facegan.runtime.images import encode, grid, grid_shape, save_gif, save_grid, save_images, to_pil, to_uint8
 
 
 def faces(n: int, size: int = 8, channels: int = 3) -> np.ndarray:
@@ -28,6 +30,70 @@ def test_grid_layout():
     np.testing.assert_array_equal(g[22:30, 2:10], images[4])
     assert (g[22:30, 12:20] == 0).all()  # the empty cell stays background
     assert grid(images, nrow=100).shape == (12, 5 * 8 + 6 * 2, 3)  # nrow capped at N
+
+
+@pytest.mark.parametrize(("n", "nrow", "padding_px", "channels"), [(1, 8, 2, 3), (5, 2, 2, 3), (7, 3, 0, 1), (4, 100, 5, 4)])
+def test_grid_shape_is_the_shape_of_grid(n, nrow, padding_px, channels):
+    images = np.random.default_rng(n).integers(0, 256, (n, 6, 9, channels), dtype=np.uint8)  # not square
+    assert grid_shape(n, 6, 9, channels, nrow, padding_px) == grid(images, nrow, padding_px).shape
+
+
+@pytest.mark.parametrize("bad", [0, -1, 1.5, True])
+def test_grid_shape_refuses_bad_counts(bad):
+    for kwargs in ({"n": bad, "nrow": 2}, {"n": 2, "nrow": bad}):
+        with pytest.raises(UsageError, match="n must|nrow"):
+            grid_shape(height=8, width=8, channels=3, **kwargs)
+
+
+def decode(data: bytes) -> np.ndarray:
+    return np.asarray(Image.open(io.BytesIO(data)))
+
+
+@pytest.mark.parametrize("channels", [1, 3, 4])
+def test_encode_png_round_trips_exactly(channels):
+    image = faces(1, channels=channels)[0]
+    for pixels in (image, image[None]):  # (H, W, C) or (1, H, W, C)
+        for options in ({}, {"compress_level": 1}):
+            np.testing.assert_array_equal(decode(encode(pixels, "png", **options)).reshape(image.shape), image)
+
+
+def test_encode_is_what_save_grid_writes(tmp_path):
+    images = faces(3)
+    for suffix, fmt in ((".png", "PNG"), (".jpg", "jpeg"), (".webp", "WebP"), (".gif", "gif")):
+        path = save_grid(images, tmp_path / f"grid{suffix}", nrow=2)
+        assert encode(grid(images, nrow=2), fmt) == path.read_bytes()
+    assert encode(images, "gif", duration_ms=50) == save_gif(images, tmp_path / "m.gif", duration_ms=50).read_bytes()
+
+
+@pytest.mark.parametrize("fmt", ["jpeg", "webp"])
+def test_encode_lossy_formats_keep_the_picture(fmt):
+    image = np.repeat(np.linspace(0, 255, 32, dtype=np.uint8)[None, :, None], 32, axis=0).repeat(3, axis=2)  # smooth
+    data = encode(image, fmt, quality=90)
+    assert Image.open(io.BytesIO(data)).format == fmt.upper()
+    assert np.abs(decode(data).astype(int) - image).max() <= 8
+    assert len(encode(image, fmt, quality=10)) < len(data)  # the option reaches pillow
+
+
+def test_encode_gif_frames():
+    frames = faces(4, size=16)
+    with Image.open(io.BytesIO(encode(frames, "gif", duration_ms=40))) as gif:
+        assert gif.n_frames == 4 and gif.size == (16, 16)
+        assert gif.info["duration"] == 40 and gif.info["loop"] == 0
+    with Image.open(io.BytesIO(encode(frames[:1], "gif", duration_ms=40, loop=3))) as gif:
+        assert gif.n_frames == 1 and gif.info["loop"] == 3
+
+
+@pytest.mark.parametrize(("call", "message"), [
+    (lambda: encode(faces(2), "png"), "one picture"),
+    (lambda: encode(faces(1), "nonsense"), "image format"),
+    (lambda: encode(faces(2), "bmp", duration_ms=40), "animation"),
+    (lambda: encode(faces(2), "gif", duration_ms=0), "duration_ms"),
+    (lambda: encode(faces(2).astype(np.float32), "gif", duration_ms=40), "frames"),
+    (lambda: encode(faces(1)[0].astype(np.float32), "png"), "image"),
+], ids=["many", "format", "still-format", "duration", "frames-dtype", "image-dtype"])
+def test_encode_refusals_are_usage_errors(call, message):
+    with pytest.raises(UsageError, match=message):
+        call()
 
 
 def test_save_grid_roundtrip(tmp_path):
