@@ -20,8 +20,6 @@ from __future__ import annotations
 import argparse
 import base64
 import contextlib
-import functools
-import http.server
 import json
 import queue
 import subprocess
@@ -38,7 +36,6 @@ DRIVER = ROOT / "web" / "tools" / "browser.mjs"
 ORT_DIST = ROOT / "web" / "node_modules" / "onnxruntime-web" / "dist"
 CHROMIUM = "/usr/bin/chromium"
 BATCH_SIZES = (1, 16)
-ISOLATION = {"Cross-Origin-Opener-Policy": "same-origin", "Cross-Origin-Embedder-Policy": "require-corp"}
 TIMEOUT_S = 300.0
 
 
@@ -55,35 +52,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 # ---------------------------------------------------------------------------------------------
-# The page: a static server and web/tools/browser.mjs (tests/test_browser.py has the same two)
-
-
-class Handler(http.server.SimpleHTTPRequestHandler):
-    extensions_map = {".mjs": "text/javascript", ".js": "text/javascript", ".wasm": "application/wasm",
-                      ".json": "application/json", ".onnx": "application/octet-stream"}
-    headers_to_add: dict[str, str] = {}
-
-    def end_headers(self) -> None:
-        for key, value in self.headers_to_add.items():
-            self.send_header(key, value)
-        super().end_headers()
-
-    def log_message(self, *args) -> None:
-        pass
-
-
-@contextlib.contextmanager
-def serve(folder: Path, isolated: bool):
-    handler = type("Handler", (Handler,), {"headers_to_add": ISOLATION if isolated else {}})
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(handler, directory=str(folder)))
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join()
+# The page: web/tools/browser.mjs on a URL that facegan.web's static server serves
 
 
 class Page:
@@ -173,7 +142,7 @@ def main(argv: list[str] | None = None) -> dict:
     threads, info = common.torch_setup()
     from facegan.export.web import export_web
     from facegan.runtime.generator import FaceGenerator
-    from facegan.web import ort_web_version
+    from facegan.web import ort_web_version, static_server
 
     browser_threads = max(1, min(threads, 4))  # what the page asks for when isolated (page.js MAX_THREADS)
     info = {**info, "chromium": version_of([CHROMIUM, "--version"]), "node": version_of(["node", "--version"]),
@@ -186,7 +155,8 @@ def main(argv: list[str] | None = None) -> dict:
         size_mb = model.stat().st_size / 1e6
         pages = {}
         for isolated in (False, True):
-            url = stack.enter_context(serve(site.path, isolated))
+            server, url = static_server.start(site.path, isolated=isolated)
+            stack.enter_context(server)
             pages[isolated] = Page(url)
             stack.callback(pages[isolated].close)
         got_threads = {isolated: p.ready["threads"] for isolated, p in pages.items()}

@@ -36,6 +36,7 @@ from pathlib import Path
 from facegan.runtime.errors import UsageError
 from facegan.runtime.files import default_file_mode
 from facegan.web import PAGE_ASSETS, asset, ort_web_version
+from facegan.web.static_server import DEFAULT_HOST, DEFAULT_PORT
 
 from .errors import ExportError
 from .generator import load_generator
@@ -49,7 +50,6 @@ ORT_FOLDER = "ort"
 # What the page loads of onnxruntime-web's dist/ (the plain wasm build; dist/ as a whole is 136 MB).
 ORT_FILES = ("ort.wasm.min.mjs", "ort-wasm-simd-threaded.mjs", "ort-wasm-simd-threaded.wasm")
 CDN_URL = "https://cdn.jsdelivr.net/npm/onnxruntime-web@{version}/dist/"
-SERVE_PORT = 8000  # python -m http.server's default
 
 
 @dataclass(frozen=True)
@@ -119,13 +119,16 @@ def web_config(metadata: dict[str, str], ort: str) -> dict:
 
 
 def open_hint(path: Path) -> str:
-    """How to open the folder: over HTTP, since a page from file:// cannot fetch the model."""
+    """How to open the folder: over HTTP (a page from file:// cannot fetch the model), preferably
+    from facegan.web's server, whose --isolated headers let the page run several wasm threads."""
     import shlex
 
+    folder = shlex.quote(str(path))
     return (
         f"open it over HTTP (a page opened from file:// cannot load the model):\n"
-        f"  python -m http.server -d {shlex.quote(str(path))} {SERVE_PORT}\n"
-        f"  then http://localhost:{SERVE_PORT}/"
+        f"  python -m facegan.web {folder} --isolated\n"
+        f"  then http://{DEFAULT_HOST}:{DEFAULT_PORT}/ (--isolated: cross-origin isolated, so the page runs several wasm threads)\n"
+        f"  or, with one wasm thread: python -m http.server -d {folder} {DEFAULT_PORT}"
     )
 
 

@@ -1,9 +1,9 @@
 """Same seed, same pixels: the exported web page in a real headless Chromium against the Python runtime.
 
 A tiny model is exported with `facegan-export --format web --ort-web web/node_modules/onnxruntime-web/dist`
-(float and uint8 outputs), served from 127.0.0.1 at a free port by a threaded http.server in this
-process, without and with COOP/COEP headers, and opened by web/tools/browser.mjs (playwright-core
-driving Debian's /usr/bin/chromium; never a downloaded browser). The page's faces must equal
+(float and uint8 outputs), served from 127.0.0.1 at a free port by facegan.web's static server in a
+thread of this process, without and with COOP/COEP headers, and opened by web/tools/browser.mjs
+(playwright-core driving Debian's /usr/bin/chromium; never a downloaded browser). The page's faces must equal
 `FaceGenerator`'s uint8 faces within one level, and a wrong seed must not. The default export
 (onnxruntime-web from jsDelivr) runs too, the CDN played offline from npm's copy; so does the page
 with backend "http" against a real facegan-serve, loading no onnxruntime-web. Everything waits on
@@ -16,8 +16,6 @@ from __future__ import annotations
 
 import base64
 import contextlib
-import functools
-import http.server
 import importlib.util
 import io
 import json
@@ -44,6 +42,7 @@ from waiting import drain_output, wait_for_output  # noqa: E402
 from facegan.export.web import export_web  # noqa: E402
 from facegan.runtime import FaceGenerator  # noqa: E402
 from facegan.runtime.images import grid  # noqa: E402
+from facegan.web import static_server  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 WEB = ROOT / "web"
@@ -52,7 +51,6 @@ CHROMIUM = Path("/usr/bin/chromium")
 ORT_DIST = WEB / "node_modules" / "onnxruntime-web" / "dist"
 TIMEOUT_S = 180.0  # Chromium's start plus compiling 14 MB of wasm on a busy 2-core machine
 SEEDS = (0, 1, 7, 2**32 + 5, 2**64 - 1)
-ISOLATION = {"Cross-Origin-Opener-Policy": "same-origin", "Cross-Origin-Embedder-Policy": "require-corp"}
 
 
 def missing() -> str | None:
@@ -73,33 +71,12 @@ pytestmark = pytest.mark.skipif(missing() is not None, reason=missing() or "")
 # A static server and the page driver
 
 
-class Handler(http.server.SimpleHTTPRequestHandler):
-    extensions_map = {".mjs": "text/javascript", ".js": "text/javascript", ".wasm": "application/wasm",
-                      ".json": "application/json", ".onnx": "application/octet-stream"}
-    headers_to_add: dict[str, str] = {}
-
-    def end_headers(self) -> None:
-        for key, value in self.headers_to_add.items():
-            self.send_header(key, value)
-        super().end_headers()
-
-    def log_message(self, *args) -> None:  # quiet: pytest shows failures, not every GET
-        pass
-
-
 @contextlib.contextmanager
 def serve(folder: Path, isolated: bool = False):
     """Serve `folder` on 127.0.0.1 at a free port (with COOP/COEP if `isolated`); yield its URL."""
-    handler = type("IsolatedHandler" if isolated else "PlainHandler", (Handler,), {"headers_to_add": ISOLATION if isolated else {}})
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(handler, directory=str(folder)))
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join()
+    server, url = static_server.start(folder, isolated=isolated)
+    with server:
+        yield url
 
 
 class Page:

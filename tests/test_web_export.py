@@ -82,7 +82,8 @@ def test_default_folder_beside_the_run_loads_onnxruntime_web_from_the_pinned_cdn
 
     out = " ".join(result.stdout.split())
     assert f"wrote {folder} (web," in out and "parity passed" in out
-    assert f"python -m http.server -d {folder} 8000" in out and "http://localhost:8000/" in out
+    assert f"python -m facegan.web {folder} --isolated" in out and "http://127.0.0.1:8000/" in out  # several wasm threads
+    assert f"python -m http.server -d {folder} 8000" in out  # the fallback: one wasm thread
     assert "file://" in out and result.stderr == ""
 
 
