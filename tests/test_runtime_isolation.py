@@ -81,9 +81,9 @@ def dir_size_mb(path: Path) -> float:
 def test_base_install_in_a_fresh_venv(tmp_path):
     # Install from a copy of the project so the build's egg-info/build folders stay out of the tree.
     src = tmp_path / "src"
-    ignore = shutil.ignore_patterns("__pycache__", "*.egg-info", "build", "dist", ".*")
+    ignore = shutil.ignore_patterns("__pycache__", "*.egg-info", "build", "dist", ".*", "node_modules")
     src.mkdir()
-    for name in ("pyproject.toml", "runtime", "train", "export"):
+    for name in ("pyproject.toml", "runtime", "train", "export", "serve", "web"):
         item = ROOT / name
         (shutil.copytree(item, src / name, ignore=ignore) if item.is_dir() else shutil.copy(item, src / name))
     readme = ROOT / "README.md"
@@ -111,15 +111,22 @@ def test_base_install_in_a_fresh_venv(tmp_path):
     assert "provider: CPUExecutionProvider" in result.stdout
     assert len(list((tmp_path / "faces").glob("face-*.png"))) == 6
 
-    # The wheel carries all three packages; tools whose extra is missing say which one, exit 1.
-    for tool, extra in (("facegan-train", "train"), ("facegan-export", "export"), ("facegan-fid", "train")):
+    # The wheel carries every package; tools whose extra is missing say which one, exit 1.
+    for tool, extra in (("facegan-train", "train"), ("facegan-export", "export"), ("facegan-fid", "train"),
+                        ("facegan-serve", "serve")):
         missing = subprocess.run([str(bin_dir / tool), "--help"], capture_output=True, text=True, timeout=60)
         assert missing.returncode == 1, (tool, missing.stderr)
         assert f"install facegan[{extra}]" in missing.stderr and "Traceback" not in missing.stderr
 
     size_mb = dir_size_mb(venv)
     site = next(venv.glob("lib/python*/site-packages"))
-    assert all((site / "facegan" / part / "py.typed").is_file() for part in ("runtime", "train", "export"))
+    assert all((site / "facegan" / part / "py.typed").is_file() for part in ("runtime", "train", "export", "serve"))
+    # The JavaScript side ships as package data: a pip user gets the page and runtime, not the lockfile or tests.
+    from facegan.web import PAGE_ASSETS
+
+    shipped = {p.name for p in (site / "facegan" / "web").iterdir() if p.is_file()}
+    assert {*PAGE_ASSETS, "facegan.d.ts", "package.json", "known-answers.json"} <= shipped, shipped
+    assert "package-lock.json" not in shipped and not (site / "facegan" / "web" / "test").exists()
     biggest = sorted(((dir_size_mb(p), p.name) for p in site.iterdir() if p.is_dir()), reverse=True)[:6]
     print(f"fresh base venv: {size_mb:.0f} MB; biggest: " + ", ".join(f"{n} {mb:.0f}" for mb, n in biggest))
     assert size_mb < MAX_VENV_MB, f"base venv is {size_mb:.0f} MB"
