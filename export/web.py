@@ -22,7 +22,6 @@ beside the destination, as `--format onnx` leaves its report; nothing else is le
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import json
 import os
@@ -34,7 +33,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from facegan.runtime.errors import UsageError
-from facegan.runtime.files import default_file_mode
+from facegan.runtime.files import atomic_folder
 from facegan.web import PAGE_ASSETS, asset, ort_web_version
 from facegan.web.static_server import DEFAULT_HOST, DEFAULT_PORT
 
@@ -181,64 +180,15 @@ def export_web(
             for name in ORT_FILES:
                 shutil.copyfile(Path(ort_web) / name, folder / ORT_FOLDER / name)
 
-    publish_folder(path, build)
+    atomic_folder(path, build)
     files = tuple(sorted(p.relative_to(path).as_posix() for p in path.rglob("*") if p.is_file()))
     model = dataclasses.replace(staged.result, path=path / MODEL_NAME)
     size = sum((path / f).stat().st_size for f in files)
     return WebExportResult(path=path, files=files, ort=ort, model=model, size_bytes=size)
 
 
-def publish_folder(path: Path, build) -> None:
-    """Run `build(staging)` on an empty folder beside `path`, then rename it onto `path`.
-
-    On any failure the staging folder goes, with every parent folder this call made; an existing
-    folder at `path` (checked by the caller) is swapped out only after the new one is complete.
-    """
-    made = [p for p in (path.parent, *path.parent.parents) if not p.exists()]
-    path.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
-    try:
-        build(staging)
-        file_mode = default_file_mode()  # mkdtemp makes 0700; a static host must read the folder
-        folder_mode = file_mode | ((file_mode >> 2) & 0o111)  # x wherever r: 0o755 under umask 022
-        for file in (*staging.rglob("*"), staging):
-            os.chmod(file, folder_mode if file.is_dir() else file_mode)
-            _fsync(file)
-        old = staging.with_suffix(".old")
-        if path.exists():
-            os.rename(path, old)
-        try:
-            os.rename(staging, path)
-        except OSError:
-            if old.exists():
-                os.rename(old, path)
-            raise
-        shutil.rmtree(old, ignore_errors=True)
-        _fsync(path.parent)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        for folder in made:  # innermost first
-            with contextlib.suppress(OSError):
-                folder.rmdir()
-        raise
-
-
-def _fsync(path: Path) -> None:
-    """Flush a file or folder, so a crash after the rename never finds an empty model."""
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
 __all__ = [
     "CDN_URL", "CONFIG_NAME", "MODEL_NAME", "ORT_FILES", "ORT_FOLDER", "WebExportResult", "cdn_url", "check_ort_web",
-    "check_web_destination", "default_web_path", "export_web", "is_web_export", "open_hint", "publish_folder",
+    "check_web_destination", "default_web_path", "export_web", "is_web_export", "open_hint",
     "web_config",
 ]

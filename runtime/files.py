@@ -4,16 +4,18 @@
         write_somehow(tmp)           # on success tmp is renamed onto path; on failure it is removed
 
 Every writer in facegan (pictures, checkpoints, caches, metrics rewinds, FID statistics, exported
-artifacts) goes through this one function: same folder (so the rename is atomic on one file
+artifacts) goes through this one function (and whole folders, the web export, through `atomic_folder`): same folder (so the rename is atomic on one file
 system), a unique name per call (concurrent writers never share a temp file), the usual file mode
 instead of mkstemp's 0600, fsync of the file and its folder, and errors naming the real path.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
+import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -61,6 +63,42 @@ def atomic_write_text(path: Path | str, text: str) -> None:
         tmp.write_text(text)
 
 
+def atomic_folder(path: Path, build: Callable[[Path], None]) -> None:
+    """Run `build(staging)` on an empty folder beside `path`, then rename it onto `path`: a whole
+    folder written all or nothing, with the usual file modes (a static host must read it).
+
+    On any failure the staging folder goes, with every parent folder this call made; an existing
+    folder at `path` (checked by the caller) is swapped out only after the new one is complete.
+    """
+    made = [p for p in (path.parent, *path.parent.parents) if not p.exists()]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
+    try:
+        build(staging)
+        file_mode = default_file_mode()  # mkdtemp makes 0700; a static host must read the folder
+        folder_mode = file_mode | ((file_mode >> 2) & 0o111)  # x wherever r: 0o755 under umask 022
+        for file in (*staging.rglob("*"), staging):
+            os.chmod(file, folder_mode if file.is_dir() else file_mode)
+            _fsync(file)
+        old = staging.with_suffix(".old")
+        if path.exists():
+            os.rename(path, old)
+        try:
+            os.rename(staging, path)
+        except OSError:
+            if old.exists():
+                os.rename(old, path)
+            raise
+        shutil.rmtree(old, ignore_errors=True)
+        _fsync(path.parent)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        for folder in made:  # innermost first
+            with contextlib.suppress(OSError):
+                folder.rmdir()
+        raise
+
+
 def _fsync(path: Path) -> None:
     """Flush a file or folder to disk; a no-op where the platform cannot (folders on Windows)."""
     try:
@@ -75,4 +113,4 @@ def _fsync(path: Path) -> None:
         os.close(fd)
 
 
-__all__ = ["atomic_path", "atomic_write_bytes", "atomic_write_text", "default_file_mode"]
+__all__ = ["atomic_folder", "atomic_path", "atomic_write_bytes", "atomic_write_text", "default_file_mode"]
