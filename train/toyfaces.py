@@ -4,9 +4,12 @@ Each face is drawn with PIL ImageDraw at a few times the target resolution and b
 edges are antialiased. The layout is centred and fairly uniform (a small GAN learns it within
 minutes on a CPU) while face shape, skin tone, eyes, brows, nose, mouth, hair, clothes and background
 vary. Face `i` of seed `s` is drawn from its own generator `np.random.default_rng([s, i])`, so it
-never depends on how many faces are drawn or in which order.
+never depends on how many faces are drawn or in which order. The random choices are made first,
+into a `FaceParams` (toyface_params.py), then drawn by `render_face`; the same parameters give the
+attribute labels without drawing anything.
 
     faces = toy_faces(1000, 64, seed=0)          # (1000, 64, 64, 3) uint8
+    labels = toy_face_attributes(1000, seed=0)   # (1000, len(ATTRIBUTES)) uint8 0/1, same faces
     save_preview("toy-faces.png", n=64)          # an 8x8 grid to look at
 """
 
@@ -17,32 +20,34 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw
 
-# Realistic skin tones (light to dark), jittered per face.
-SKIN_TONES = np.array(
-    [
-        (255, 224, 196),
-        (241, 194, 160),
-        (224, 172, 130),
-        (198, 134, 96),
-        (160, 104, 72),
-        (120, 76, 50),
-        (88, 56, 38),
-    ],
-    dtype=np.float64,
+from .toyface_params import (
+    ATTRIBUTES,
+    HAIR_COLOURS,
+    HAIR_STYLES,
+    IRIS_COLOURS,
+    LIP_COLOURS,
+    SKIN_TONES,
+    FaceParams,
+    draw_params,
+    face_attributes,
+    toy_face_attributes,
 )
-HAIR_COLOURS = np.array(
-    [
-        (25, 20, 18),  # black
-        (70, 45, 30),  # dark brown
-        (120, 80, 45),  # brown
-        (190, 150, 90),  # blond
-        (150, 60, 30),  # auburn
-        (140, 140, 140),  # grey
-    ],
-    dtype=np.float64,
-)
-IRIS_COLOURS = np.array([(60, 40, 25), (90, 60, 30), (50, 90, 140), (70, 110, 70), (40, 40, 40)], dtype=np.float64)
-HAIR_STYLES = ("short", "long", "bald", "bangs", "afro", "side")
+
+__all__ = [
+    "ATTRIBUTES",
+    "HAIR_COLOURS",
+    "HAIR_STYLES",
+    "IRIS_COLOURS",
+    "SKIN_TONES",
+    "FaceParams",
+    "draw_face",
+    "draw_params",
+    "face_attributes",
+    "render_face",
+    "save_preview",
+    "toy_face_attributes",
+    "toy_faces",
+]
 
 
 def _supersampling(size: int) -> int:
@@ -55,56 +60,33 @@ def _colour(rgb: np.ndarray) -> tuple[int, int, int]:
     return (int(c[0]), int(c[1]), int(c[2]))
 
 
-def _pick(rng: np.random.Generator, palette: np.ndarray, jitter: float) -> np.ndarray:
-    return palette[rng.integers(len(palette))] + rng.normal(0.0, jitter, 3)
-
-
-def draw_face(rng: np.random.Generator, size: int) -> np.ndarray:
-    """One cartoon face as a (size, size, 3) uint8 RGB array, every choice drawn from `rng`."""
+def render_face(params: FaceParams, size: int) -> np.ndarray:
+    """Draw `params` as a (size, size, 3) uint8 RGB array; no randomness here."""
+    p = params
     ss = _supersampling(size)
     s = size * ss  # canvas side in pixels; all geometry below is in units of the canvas side
 
     def box(cx: float, cy: float, rx: float, ry: float) -> tuple[float, float, float, float]:
         return ((cx - rx) * s, (cy - ry) * s, (cx + rx) * s, (cy + ry) * s)
 
-    # Colours first, so adding a feature later does not reshuffle every other choice.
-    background = rng.uniform(40, 230, 3)
-    background2 = np.clip(background + rng.normal(0, 25, 3), 0, 255)
-    # Brightness jitter keeps the hue of a real skin tone; per-channel jitter stays small.
-    skin = SKIN_TONES[rng.integers(len(SKIN_TONES))] * rng.uniform(0.92, 1.06) + rng.normal(0.0, 3.0, 3)
+    background, background2 = np.asarray(p.background), np.asarray(p.background2)
+    skin = p.skin_rgb()
     skin_shadow = skin * 0.82
-    hair = _pick(rng, HAIR_COLOURS, 10.0)
-    iris = _pick(rng, IRIS_COLOURS, 10.0)
-    shirt = rng.uniform(20, 235, 3)
-    lips = np.array([(190, 80, 80), (160, 70, 70), (200, 100, 110)][rng.integers(3)], dtype=np.float64)
-    lips = 0.6 * lips + 0.4 * skin * np.array([1.0, 0.7, 0.7])
-
-    # Geometry: centred head, small variations around a fixed layout.
-    cx = 0.5 + rng.uniform(-0.015, 0.015)
-    cy = 0.50 + rng.uniform(-0.015, 0.015)
-    face_rx = rng.uniform(0.24, 0.31)
-    face_ry = rng.uniform(0.31, 0.37)
-    face_shape = rng.integers(3)  # 0 ellipse, 1 rounded square, 2 pointed chin
-    hair_style = HAIR_STYLES[rng.integers(len(HAIR_STYLES))]
-    eye_dx = face_rx * rng.uniform(0.36, 0.46)
-    eye_y = cy - face_ry * rng.uniform(0.02, 0.14)
-    eye_rx = face_rx * rng.uniform(0.18, 0.24)
-    eye_ry = eye_rx * rng.uniform(0.6, 0.85)
-    gaze = rng.uniform(-0.3, 0.3, 2)
-    brow_lift = rng.uniform(0.9, 1.6)
-    brow_tilt = rng.uniform(-0.02, 0.025)
-    brow_w = rng.uniform(0.012, 0.024)
-    nose_len = face_ry * rng.uniform(0.16, 0.28)
-    mouth_y = cy + face_ry * rng.uniform(0.42, 0.55)
-    mouth_rx = face_rx * rng.uniform(0.25, 0.45)
-    mouth_kind = rng.integers(3)  # 0 smile line, 1 open smile, 2 neutral
-    glasses = rng.random() < 0.15
-    blush = rng.random() < 0.3
+    hair = p.hair_rgb()
+    iris = np.asarray(p.iris)
+    shirt = np.asarray(p.shirt)
+    lips = 0.6 * LIP_COLOURS[p.lips] + 0.4 * skin * np.array([1.0, 0.7, 0.7])
+    # Local names keep the drawing below readable (and identical to the drawer before FaceParams).
+    cx, cy, face_rx, face_ry = p.cx, p.cy, p.face_rx, p.face_ry
+    hair_style = p.hair_style
+    eye_dx, eye_y, eye_rx, eye_ry = p.eye_dx, p.eye_y, p.eye_rx, p.eye_ry
+    gaze, brow_lift, brow_tilt, brow_w = p.gaze, p.brow_lift, p.brow_tilt, p.brow_w
+    mouth_y, mouth_rx, glasses, blush = p.mouth_y, p.mouth_rx, p.glasses, p.blush
 
     img = Image.new("RGB", (s, s), _colour(background))
     d = ImageDraw.Draw(img)
     # A two-tone background (a wall and a floor-ish band) gives the model a little more to learn.
-    d.rectangle((0, s * rng.uniform(0.6, 0.8), s, s), fill=_colour(background2))
+    d.rectangle((0, s * p.floor_top, s, s), fill=_colour(background2))
 
     # Hair behind the head (long hair, afro).
     if hair_style == "long":
@@ -121,9 +103,9 @@ def draw_face(rng: np.random.Generator, size: int) -> np.ndarray:
     # Ears, then the face over them.
     for side in (-1, 1):
         d.ellipse(box(cx + side * face_rx * 0.98, eye_y + 0.03, 0.045, 0.07), fill=_colour(skin_shadow))
-    if face_shape == 0:
+    if p.face_shape == "ellipse":
         d.ellipse(box(cx, cy, face_rx, face_ry), fill=_colour(skin))
-    elif face_shape == 1:
+    elif p.face_shape == "rounded square":
         d.rounded_rectangle(box(cx, cy, face_rx, face_ry), radius=int(face_rx * s * 0.8), fill=_colour(skin))
     else:
         d.ellipse(box(cx, cy - face_ry * 0.1, face_rx, face_ry * 0.9), fill=_colour(skin))
@@ -189,15 +171,15 @@ def draw_face(rng: np.random.Generator, size: int) -> np.ndarray:
     # Nose: a soft shadow wedge.
     ny = eye_y + eye_ry + 0.02
     d.polygon(
-        [(cx * s, ny * s), ((cx - 0.035) * s, (ny + nose_len) * s), ((cx + 0.03) * s, (ny + nose_len) * s)],
+        [(cx * s, ny * s), ((cx - 0.035) * s, (ny + p.nose_len) * s), ((cx + 0.03) * s, (ny + p.nose_len) * s)],
         fill=_colour(skin_shadow),
     )
 
     # Mouth.
     mw = max(1, int(0.018 * s))
-    if mouth_kind == 0:
+    if p.mouth == "smile line":
         d.arc(box(cx, mouth_y - 0.04, mouth_rx, 0.05), 20, 160, fill=_colour(lips * 0.7), width=mw)
-    elif mouth_kind == 1:
+    elif p.mouth == "open smile":
         d.chord(box(cx, mouth_y - 0.02, mouth_rx, 0.05), 0, 180, fill=(120, 30, 35))
         d.chord(box(cx, mouth_y - 0.02, mouth_rx * 0.85, 0.025), 0, 180, fill=(250, 250, 245))
     else:
@@ -208,6 +190,11 @@ def draw_face(rng: np.random.Generator, size: int) -> np.ndarray:
         )
 
     return np.asarray(img.reduce(ss), dtype=np.uint8)
+
+
+def draw_face(rng: np.random.Generator, size: int) -> np.ndarray:
+    """One cartoon face as a (size, size, 3) uint8 RGB array, every choice drawn from `rng`."""
+    return render_face(draw_params(rng), size)
 
 
 def toy_faces(n: int, size: int, seed: int = 0, start: int = 0) -> np.ndarray:
