@@ -1,4 +1,5 @@
-"""Attribute labels: CelebA's list_attr_celeba.csv in the kagglehub cache, a folder's labels CSV, every error."""
+"""Attribute labels: CelebA's list_attr_celeba.csv in the kagglehub cache, a folder's labels CSV, every error,
+and load_labels: the labels of exactly the images load_data serves, toy faces included."""
 
 from __future__ import annotations
 
@@ -11,8 +12,20 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from facegan.train.data import Labels, celeba_attributes_file, celeba_folder, list_images, read_labels
+from facegan.train.data import (
+    DataSpec,
+    Labels,
+    cache_key,
+    celeba_attributes_file,
+    celeba_folder,
+    list_images,
+    load_data,
+    load_labels,
+    read_labels,
+    source_fingerprint,
+)
 from facegan.train.errors import DataError
+from facegan.train.toyfaces import ATTRIBUTES, toy_face_attributes, toy_faces
 
 # The first, a middle and the last of CelebA's 40 columns, in the archive's order.
 CELEBA_NAMES = ("5_o_Clock_Shadow", "Arched_Eyebrows", "Eyeglasses", "Smiling", "Young")
@@ -234,3 +247,109 @@ def test_unreadable_labels_files(folder, tmp_path):
     latin1.write_bytes("file,Lächeln\na.png,1\n".encode("latin-1"))
     with pytest.raises(DataError, match=r"^labels file .*latin1\.csv is not a readable UTF-8 CSV"):
         read_labels(latin1, list_images(folder), folder)
+
+
+# --- load_labels: the labels of the loaded images, row for row -----------------------------------
+
+
+@pytest.mark.parametrize("cached", [False, True])
+def test_toy_face_labels_align_with_the_images(tmp_path, cached):
+    spec = DataSpec("toy-faces", 32, toy_faces=12, seed=3, cache_dir=tmp_path if cached else None, workers=0)
+    data = load_data(spec)
+    labels = load_labels(spec, data)
+    assert labels.names == ATTRIBUTES and len(labels) == len(data) == 12
+    assert labels.source == "toy-faces drawing parameters (seed 3)"
+    assert not labels.values.flags.writeable
+    glasses = ATTRIBUTES.index("Eyeglasses")
+    for i in (0, 5, 11):  # face i of the data set is toy face i, and so is its row
+        assert np.array_equal(data.take([i])[0].numpy(), toy_faces(1, 32, seed=3, start=i)[0].transpose(2, 0, 1))
+        assert labels.values[i, glasses] == toy_face_attributes(1, seed=3, start=i)[0, glasses]
+    assert np.array_equal(labels.values, toy_face_attributes(12, seed=3))
+    assert np.array_equal(load_labels(spec).values, labels.values)  # from the spec alone: the same
+
+
+def bits_folder(tmp_path: Path, n: int = 5) -> Path:
+    """Images 0..n-1 whose red channel is 40 * i, and labels.csv whose columns spell i in binary."""
+    folder = tmp_path / "imgs"
+    write_images(folder, [f"{i:02d}" for i in range(n)])
+    write_csv(tmp_path / "labels.csv", "file,bit0,bit1,bit2\n"
+              + "".join(f"{i:02d}.png,{i & 1},{i >> 1 & 1},{i >> 2 & 1}\n" for i in range(n)))
+    return folder
+
+
+@pytest.mark.parametrize("cached", [False, True])
+def test_folder_labels_drop_the_rows_of_unreadable_images(tmp_path, cached):
+    folder = bits_folder(tmp_path)
+    (folder / "02.png").write_bytes(b"not a png at all")  # its row stays in the CSV
+    spec = DataSpec(str(folder), 4, labels=tmp_path / "labels.csv", cache_dir=tmp_path / "cache" if cached else None,
+                    workers=0)
+    data = load_data(spec, report=False)
+    assert data.num_skipped == 1 and len(data) == 4
+    labels = load_labels(spec, data)
+    assert labels.names == ("bit0", "bit1", "bit2") and labels.source == str(tmp_path / "labels.csv")
+    index = data.take(range(len(data)))[:, 0, 0, 0].numpy() // 40  # which image each row holds
+    assert index.tolist() == [0, 1, 3, 4]
+    assert labels.values.tolist() == [[i & 1, i >> 1 & 1, i >> 2 & 1] for i in index.tolist()]
+    # Without the data set there is nothing skipped: every file has its row.
+    assert len(load_labels(spec)) == 5
+
+
+def test_celeba_labels_align_with_the_loaded_images(tmp_path, monkeypatch):
+    root = tmp_path / "kagglehub"
+    monkeypatch.setenv("KAGGLEHUB_CACHE", str(root))
+    monkeypatch.setattr(socket, "getaddrinfo", _no_dns)
+    files = celeba_cache(root, 2, CELEBA_ROWS)
+    spec = DataSpec("celeba", 8, cache_dir=tmp_path / "cache", workers=0)
+    data = load_data(spec)
+    labels = load_labels(spec, data)
+    assert labels.names == CELEBA_NAMES and labels.source == str(files / "list_attr_celeba.csv")
+    images = list_images(celeba_folder())
+    assert len(data) == len(images) == 4
+    expected = np.array([CELEBA_ROWS[p.name] for p in images]) == 1
+    assert np.array_equal(labels.values, expected.astype(np.uint8))
+    # A CSV of one's own replaces the archive's.
+    own = write_csv(tmp_path / "smiles.csv",
+                    "image_id,Smiling\n" + "".join(f"{k},{v[3]}\n" for k, v in CELEBA_ROWS.items()))
+    mine = load_labels(dataclasses.replace(spec, labels=own), data)
+    assert mine.names == ("Smiling",) and mine.values[:, 0].tolist() == [0, 1, 1, 1]
+
+
+def test_a_folder_without_labels_and_toy_faces_with_them_are_refused(tmp_path):
+    folder = bits_folder(tmp_path)
+    spec = DataSpec(str(folder), 4, workers=0)
+    with pytest.raises(DataError, match=r"^a folder needs --labels FILE\.csv for attributes$"):
+        load_labels(spec, load_data(spec))
+    toy = DataSpec("toy-faces", 8, toy_faces=2, labels=tmp_path / "labels.csv")
+    with pytest.raises(DataError, match=r"^toy faces are labelled by their drawing parameters; --labels .* is for"):
+        load_labels(toy)
+
+
+def test_labels_of_images_that_changed_since_loading_are_refused(tmp_path):
+    folder = bits_folder(tmp_path)
+    spec = DataSpec(str(folder), 4, labels=tmp_path / "labels.csv", workers=0)
+    data = load_data(spec)
+    write_images(folder, ["zz"])
+    with pytest.raises(DataError, match=r"^the images of .* changed since they were loaded"):
+        load_labels(spec, data)
+
+
+# Recorded with the code before DataSpec had `labels`: the keys of drawn data are fixed strings.
+KEYS_BEFORE_LABELS = {
+    ("toy-faces", 64, 0, 10000): "toy-faces-v1-seed0-n10000-64px",
+    ("toy-faces", 32, 3, 50): "toy-faces-v1-seed3-n50-32px",
+    ("toy-faces", 16, 2**40, 7): "toy-faces-v1-seed1099511627776-n7-16px",
+}
+
+
+def test_labels_leave_the_cache_key_and_fingerprint_as_they_were(tmp_path):
+    for (source, size, seed, n), key in KEYS_BEFORE_LABELS.items():
+        assert source_fingerprint(DataSpec(source, size, seed=seed, toy_faces=n)) == key
+    # A folder's key hashes its files' paths and mtimes, so no string is fixed across runs: it is the
+    # key cache.py computes from the files, with or without labels, and names the same cache file.
+    folder = bits_folder(tmp_path)
+    plain = DataSpec(str(folder), 4, crop=2, cache_dir=tmp_path / "cache", workers=0)
+    labelled = dataclasses.replace(plain, labels=tmp_path / "labels.csv")
+    key = cache_key(folder.name, 4, 2, list_images(folder))
+    assert source_fingerprint(plain) == source_fingerprint(labelled) == key
+    assert load_data(labelled).cache_path == tmp_path / "cache" / f"{key}.npy"
+    assert plain.labels is None and DataSpec(str(folder), 4, 2).labels is None  # positional arguments unchanged

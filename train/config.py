@@ -63,6 +63,7 @@ class ModelConfig:
     spectral_norm: bool = option(False, "Spectral normalisation of the discriminator weights.")
     mbstd_group: int = option(0, "Minibatch standard-deviation group size in the discriminator (ProGAN; "
                               "0 = off): D sees how varied a group of images is, against mode collapse.", min=0)
+    num_attributes: int = internal(0, min=0)  # length of the attribute vector G and D take (0 = unconditional)
 
     @property
     def value_range(self) -> tuple[float, float]:

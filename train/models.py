@@ -4,6 +4,11 @@ Follows the DCGAN paper and pytorch/examples: strided ConvTranspose2d blocks wit
 ReLU in G, strided Conv2d blocks with BatchNorm and LeakyReLU(0.2) in D, weights from N(0, 0.02).
 One up/down-sampling block is added or removed for 128 or 32 pixels. The generator takes z of shape
 (N, latent_dim), the layout the exported models keep, and D returns one logit per image.
+
+With `num_attributes` k > 0 both networks also take attributes, float (N, k) in [0, 1]:
+G(z, attributes) adds a learned direction per attribute to z before the stem, and D(x, attributes)
+adds the projection term of Miyato & Koyama (2018) to its logit. With k = 0 (the default) the
+networks, their weights and their state_dict keys are exactly those of an unconditional DCGAN.
 """
 
 from __future__ import annotations
@@ -12,6 +17,8 @@ import math
 
 import torch
 from torch import nn
+
+from facegan.runtime.errors import UsageError
 
 from .config import ModelConfig
 
@@ -60,8 +67,16 @@ class Generator(nn.Module):
             nn.Tanh() if cfg.activation == "tanh" else nn.Sigmoid(),
         ]
         self.main = nn.Sequential(*blocks)
+        if cfg.num_attributes > 0:
+            # k attributes -> latent_dim, added to z: each attribute is a direction in z space, so the
+            # stem (and every shape after it) is the unconditional one, and turning one attribute on
+            # moves z along one direction, keeping the rest of the face.
+            self.embed = nn.Linear(cfg.num_attributes, cfg.latent_dim, bias=False)
 
-    def forward(self, z: torch.Tensor) -> torch.Tensor:
+    def forward(self, z: torch.Tensor, attributes: torch.Tensor | None = None) -> torch.Tensor:
+        if self.cfg.num_attributes > 0 or attributes is not None:
+            attributes = check_attributes(self.cfg, attributes, z.shape[0])
+            z = z + self.embed(attributes)
         if self.cfg.stem == "convtranspose":
             z = z.reshape(z.shape[0], self.cfg.latent_dim, 1, 1)
         return self.main(self.stem(z))
@@ -103,9 +118,41 @@ class Discriminator(nn.Module):
         # (ndf*8) x 4 x 4 -> 1 logit
         layers += [sn(nn.Conv2d(cfg.ndf * mults[-1] + extra, 1, 4, 1, 0, bias=False)), nn.Flatten(0)]
         self.main = nn.Sequential(*layers)
+        if cfg.num_attributes > 0:
+            # Projection: k attributes -> one weight per feature of phi(x) (the final features, before
+            # the minibatch-stddev layer, which describes the batch and not the image).
+            self.embed = sn(nn.Linear(cfg.num_attributes, cfg.ndf * mults[-1], bias=False))
+            self.psi_layers = 2 + extra  # main[-psi_layers:] is psi: [minibatch stddev,] final conv, flatten
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.main(x)
+    def forward(self, x: torch.Tensor, attributes: torch.Tensor | None = None) -> torch.Tensor:
+        if self.cfg.num_attributes == 0 and attributes is None:
+            return self.main(x)
+        attributes = check_attributes(self.cfg, attributes, x.shape[0])
+        h = self.main[: -self.psi_layers](x)  # (ndf*8) x 4 x 4
+        phi = h.sum(dim=(2, 3))  # global sum pooling, as in Miyato & Koyama's code: (N, ndf*8)
+        # logit = psi(h) + <embed(y), phi(x)>. psi stays the DCGAN head (a 4x4 conv on the map, not a
+        # linear on phi), so with every attribute 0 this is the unconditional D, weight for weight.
+        return self.main[-self.psi_layers:](h) + (self.embed(attributes) * phi).sum(dim=1)
+
+
+def check_attributes(cfg: ModelConfig, attributes: torch.Tensor | None, batch: int) -> torch.Tensor:
+    """The attributes a network was given, checked against its config: float (batch, num_attributes).
+
+    Raises UsageError naming the expected and the given shape. Values are not range-checked here
+    (that would synchronise with the GPU at every step): the data and the runtime give 0..1.
+    """
+    k = cfg.num_attributes
+    if k == 0:
+        raise UsageError("this model is unconditional (num_attributes=0): it takes no attributes")
+    if attributes is None:
+        raise UsageError(f"this model is conditional: pass attributes of shape ({batch}, {k})")
+    if not isinstance(attributes, torch.Tensor) or not attributes.is_floating_point():
+        kind = attributes.dtype if isinstance(attributes, torch.Tensor) else type(attributes).__name__
+        raise UsageError(f"attributes must be a float tensor of shape ({batch}, {k}), got {kind}")
+    if attributes.dim() != 2 or attributes.shape[0] != batch or attributes.shape[1] != k:
+        raise UsageError(f"attributes must have shape ({batch}, {k}) (batch, num_attributes), "
+                         f"got {tuple(attributes.shape)}")
+    return attributes
 
 
 class MinibatchStdDev(nn.Module):
@@ -157,4 +204,4 @@ def generator_from_state(cfg: ModelConfig, state_dict: dict) -> Generator:
     return g.eval()
 
 
-__all__ = ["Discriminator", "Generator", "MinibatchStdDev", "build_models", "feature_multipliers", "generator_from_state", "weights_init"]
+__all__ = ["Discriminator", "Generator", "MinibatchStdDev", "build_models", "check_attributes", "feature_multipliers", "generator_from_state", "weights_init"]

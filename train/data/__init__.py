@@ -6,15 +6,16 @@
 
 One file per concern: decode.py (files -> uint8 pixels), cache.py (the one cache key, the
 memory-mapped .npy), sources.py (DataSpec, folder / CelebA / toy faces), datasets.py (the two data
-set kinds behind one batching interface), load.py (load_data, skipped-file reports), labels.py
-(attribute labels of real images: CelebA's list_attr_celeba.csv or a folder's labels CSV).
+set kinds behind one batching interface), load.py (load_data, load_labels: the labels aligned with
+the loaded images, skipped-file reports), labels.py (reading CelebA's list_attr_celeba.csv or a
+folder's labels CSV).
 """
 
 from .cache import CACHE_FORMAT_VERSION, cache_key
 from .datasets import ArrayImages, DecodedImages, ImageData, normalize
 from .decode import IMAGE_EXTENSIONS, decode_image, list_images
 from .labels import CELEBA_ATTRIBUTES_FILE, Labels, celeba_attributes_file, read_labels
-from .load import load_data, report_skipped, write_skipped
+from .load import load_data, load_labels, report_skipped, write_skipped
 from .sources import CELEBA_HANDLE, CELEBA_IMAGE_DIR, DataSpec, Source, celeba_folder, resolve_source, source_fingerprint
 
 __all__ = [
@@ -35,6 +36,7 @@ __all__ = [
     "decode_image",
     "list_images",
     "load_data",
+    "load_labels",
     "normalize",
     "read_labels",
     "report_skipped",

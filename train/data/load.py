@@ -7,6 +7,10 @@ With a cache (`spec.cache` and a `cache_dir`) the images are decoded once into
 epoch decodes no JPEG at all. Without one, a folder's headers are checked now and its images
 decoded every epoch; toy faces are drawn every epoch (`DecodedImages`). Unreadable files are
 skipped, counted, and listed in `<run_dir>/skipped-files.txt`.
+
+`load_labels(spec, data)` gives the attribute labels of exactly those images, row i for image i:
+toy faces from their drawing parameters, CelebA from its list_attr_celeba.csv, a folder from
+`spec.labels`. Skipped files drop their rows, so the labels stay aligned.
 """
 
 from __future__ import annotations
@@ -20,10 +24,12 @@ import numpy as np
 from facegan.runtime.files import atomic_write_text
 
 from ..errors import DataError
+from ..toyface_params import ATTRIBUTES, toy_face_attributes
 from .cache import NothingReadable, open_cache, write_cache
 from .datasets import ArrayImages, DecodedImages, ImageData
 from .decode import Progress, decode_into, readable_files
-from .sources import DataSpec, Source, resolve_source
+from .labels import Labels, celeba_attributes_file, read_labels
+from .sources import CELEBA, TOY_FACES, DataSpec, Source, resolve_source
 
 log = logging.getLogger(__name__)
 
@@ -104,4 +110,43 @@ def report_skipped(data: ImageData, skipped_file: Path | None) -> str:
     return f"skipped {data.num_skipped} unreadable image file(s){where}; training on {data.description}"
 
 
-__all__ = ["load_data", "report_skipped", "write_skipped"]
+def load_labels(spec: DataSpec, source_or_data: Source | ImageData | None = None) -> Labels:
+    """The labels of the images `spec` serves, row i for image i of `source_or_data`.
+
+    Given the data set load_data returned, the rows of its skipped files are dropped; given a
+    Source (or nothing: `spec` is resolved), every item has a row. Raises DataError when there are
+    no labels to be had or they do not match the images (see labels.read_labels).
+    """
+    data = source_or_data if isinstance(source_or_data, ImageData) else None
+    source = source_or_data if isinstance(source_or_data, Source) else resolve_source(spec)
+    if data is not None and data.fingerprint != source.key:
+        raise DataError(f"the images of {source.label} changed since they were loaded "
+                        f"({data.fingerprint} then, {source.key} now); load them again")
+    if spec.source == TOY_FACES:
+        if spec.labels is not None:
+            raise DataError(f"toy faces are labelled by their drawing parameters; --labels {spec.labels} "
+                            f"is for a folder of images")
+        values = toy_face_attributes(len(source.items), spec.seed)
+        values.setflags(write=False)
+        labels = Labels(ATTRIBUTES, values, f"toy-faces drawing parameters (seed {spec.seed})")
+    else:
+        if spec.labels is not None:
+            csv_path = Path(spec.labels).expanduser()
+        elif spec.source == CELEBA:
+            csv_path = celeba_attributes_file(source.folder)
+        else:
+            raise DataError("a folder needs --labels FILE.csv for attributes")
+        labels = read_labels(csv_path, source.items, source.folder)
+    if data is None:
+        return labels
+    # Read against every file, then keep the rows of the files that decoded: an unreadable file
+    # still needs its row (it is the same CSV the day the file is fixed), but its image is gone.
+    skipped = {path for path, _ in data.skipped}
+    kept = [i for i, item in enumerate(source.items) if str(item) not in skipped]
+    if len(kept) != len(data):
+        raise DataError(f"{len(data)} images loaded from {source.label} but {len(kept)} of its "
+                        f"{len(source.items)} files were not skipped; load them again")
+    return labels if len(kept) == len(labels) else labels.take(kept)
+
+
+__all__ = ["load_data", "load_labels", "report_skipped", "write_skipped"]

@@ -46,6 +46,9 @@ class DataSpec:
     workers: int = 2  # processes decoding JPEGs (cache build and uncached epochs)
     seed: int = 0  # which toy faces to draw
     toy_faces: int = 10000  # number of toy faces
+    # A folder's labels CSV (see labels.read_labels); for celeba None means the archive's own
+    # list_attr_celeba.csv. Labels name no pixels, so the cache key and fingerprint ignore it.
+    labels: Path | None = None
 
 
 @dataclass(frozen=True)
