@@ -15,7 +15,7 @@ const REQUIRED_KEYS = [
 const LAYOUTS = { float32: "NCHW", uint8: "NHWC" }; // the output dtype/layout pairs facegan writes
 
 // ---- Metadata. Hand-written protobuf reader: onnxruntime-web does not expose a model's
-// metadata_props (onnxruntime#16547), and a protobuf library would be ~100 KB for these 30 lines.
+// metadata_props (onnxruntime#16547), and a protobuf library would be ~100 KB for these 40 lines.
 // ModelProto.metadata_props is field 14, StringStringEntryProto {key = 1, value = 2}; every other
 // field (the graph included) is skipped by its wire type without being decoded.
 
