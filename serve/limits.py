@@ -22,9 +22,10 @@ from dataclasses import dataclass
 from typing import TypeVar
 
 from facegan.runtime.errors import FaceganError, UsageError
+from facegan.runtime.latents import SEED_LIMIT
 
 T = TypeVar("T")
-MAX_SEED = 2**64 - 1  # seeds are 64-bit (the portable latent recipe keys Philox with them)
+MAX_SEED = SEED_LIMIT - 1  # the runtime's bound: seeds are 64-bit (Philox is keyed with them)
 
 
 @dataclass(frozen=True)
