@@ -87,6 +87,8 @@ def export(
             else:
                 _console().print(parity.render_table(e.report))
             raise
+    for note in dict.fromkeys(n for r in results.values() for n in r.notes):  # once, not once per format
+        typer.echo(note, err=True)
     if json_output:
         typer.echo(json.dumps({fmt: _result_dict(r, parity) for fmt, r in results.items()}, indent=2, sort_keys=True))
     else:
@@ -109,6 +111,8 @@ def _export_web(checkpoint: Path, out: Path | None, *, json_output: bool, **opti
             else:
                 _console().print(parity.render_table(e.report))
             raise
+    for note in result.model.notes:
+        typer.echo(note, err=True)
     if json_output:
         record = {**_result_dict(result.model, parity), "path": str(result.path), "size_bytes": result.size_bytes,
                   "files": list(result.files), "ort": result.ort}

@@ -3,6 +3,7 @@
     loaded = load_generator(Path("runs/celeba"), "auto")    # fp32, eval mode, raw or EMA weights
     module = build_export_module(loaded, "fp16", "uint8")  # a copy: stem as one Gemm, casts, uint8 tail
     eager_reference(loaded, z, "uint8")                    # what that module must compute for z
+    eager_reference(loaded, z, "uint8", attributes)        # a conditional generator: and (N, k) attributes
 
 The loaded generator stays untouched: it is the reference every parity check compares with.
 Uses only train's public model and checkpoint API.
@@ -13,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import io
+import json
 import logging
 import warnings
 from collections.abc import Iterator
@@ -23,10 +25,12 @@ import numpy as np
 import torch
 from torch import nn
 
-from facegan.runtime.errors import one_line
+from facegan.runtime.attributes import AttributeSpace, Directions
+from facegan.runtime.errors import MetadataError, one_line
 from facegan.runtime.images import nchw_to_nhwc, to_uint8
 from facegan.train.checkpoint import CheckpointError, generator_weights, load_checkpoint, resolve_checkpoint_path, sha256_file
 from facegan.train.config import ModelConfig, from_dict
+from facegan.train.rundir import RunDir
 from facegan.train.models import generator_from_state
 
 from .options import EXPORT_BATCH_SIZE, WEIGHTS, check_choice
@@ -43,6 +47,9 @@ class LoadedGenerator:
     train_step: int  # optimizer steps of the checkpoint
     train_epoch: int  # epochs completed
     checkpoint_sha256: str  # hash of the checkpoint file, so an artifact names its exact source
+    attributes: dict | None = None  # a conditional model's names, frequencies and prior (checkpoint "attributes")
+    directions: dict | None = None  # facegan-directions' latent directions for these weights, if any
+    notes: tuple[str, ...] = ()  # what the user should hear (directions fit on other weights, left out)
 
     @property
     def latent_dim(self) -> int:
@@ -52,6 +59,10 @@ class LoadedGenerator:
     def value_range(self) -> tuple[float, float]:
         lo, hi = self.model_config["value_range"]
         return float(lo), float(hi)
+
+    @property
+    def space(self) -> AttributeSpace | None:
+        return None if self.attributes is None else AttributeSpace.from_json(self.attributes, "the checkpoint")
 
 
 def load_generator(checkpoint: Path, weights: str = "auto") -> LoadedGenerator:
@@ -73,6 +84,9 @@ def load_generator(checkpoint: Path, weights: str = "auto") -> LoadedGenerator:
         generator = generator_from_state(cfg, weights_dict)
     except (TypeError, ValueError, RuntimeError, KeyError, AttributeError) as e:
         raise CheckpointError(f"{path} holds a generator this facegan cannot build: {one_line(e, 200)}") from e
+    attributes = _attributes(state, cfg, path)
+    sha256 = sha256_file(path)
+    directions, notes = _directions(RunDir.of_checkpoint(path).directions_json, sha256, chosen, cfg.latent_dim)
     return LoadedGenerator(
         generator=generator.float().eval(),
         model_config={**dataclasses.asdict(cfg), "value_range": list(cfg.value_range)},
@@ -80,8 +94,44 @@ def load_generator(checkpoint: Path, weights: str = "auto") -> LoadedGenerator:
         weights=chosen,
         train_step=int(state["step"]),
         train_epoch=int(state["epoch"]),
-        checkpoint_sha256=sha256_file(path),
+        checkpoint_sha256=sha256,
+        attributes=attributes,
+        directions=directions,
+        notes=notes,
     )
+
+
+def _attributes(state: dict, cfg: ModelConfig, path: Path) -> dict | None:
+    """The checkpoint's attribute summary, checked against the generator it describes."""
+    summary = state.get("attributes")
+    if cfg.num_attributes == 0 and summary is None:
+        return None
+    try:
+        space = AttributeSpace.from_json(summary, str(path))
+    except MetadataError as e:
+        raise CheckpointError(f"{path}: the conditional generator's attributes are unreadable: {e}") from e
+    if len(space.names) != cfg.num_attributes:
+        raise CheckpointError(f"{path}: the generator takes {cfg.num_attributes} attributes but the "
+                              f"checkpoint names {len(space.names)}")
+    return summary
+
+
+def _directions(path: Path, sha256: str, weights: str, latent_dim: int) -> tuple[dict | None, tuple[str, ...]]:
+    """The directions facegan-directions fit on exactly these weights, or None and why not."""
+    if not path.is_file():
+        return None, ()
+    try:
+        record = json.loads(path.read_text(encoding="utf-8"))
+        found = (record["checkpoint_sha256"], record["weights"])
+        Directions.from_json(record["directions"], latent_dim, str(path))
+    except (ValueError, KeyError, TypeError, OSError, MetadataError) as e:
+        raise CheckpointError(f"{path} is not a readable directions file: {one_line(e, 200)}; "
+                              "run facegan-directions again") from e
+    if found != (sha256, weights):
+        return None, (f"note: {path} was fit on other weights ({found[1]} of checkpoint {found[0][:12]}), not "
+                      f"these ({weights} of {sha256[:12]}); exported without edit directions (run "
+                      "facegan-directions again to add them)",)
+    return record["directions"], ()
 
 
 class ExportModule(nn.Module):
@@ -101,8 +151,9 @@ class ExportModule(nn.Module):
         self.lo = float(value_range[0])
         self.scale = 255.0 / (float(value_range[1]) - float(value_range[0]))
 
-    def forward(self, z: torch.Tensor) -> torch.Tensor:
-        x = self.generator(z.half() if self.half_precision else z).float()
+    def forward(self, z: torch.Tensor, *attributes: torch.Tensor) -> torch.Tensor:
+        cast = (lambda t: t.half()) if self.half_precision else (lambda t: t)
+        x = self.generator(cast(z), *(cast(a) for a in attributes)).float()
         if self.uint8_output:
             x = torch.clamp(torch.round((x - self.lo) * self.scale), 0.0, 255.0)
             x = x.to(torch.uint8).permute(0, 2, 3, 1)  # NCHW -> NHWC
@@ -147,22 +198,26 @@ def build_export_module(loaded: LoadedGenerator, dtype: str, output: str) -> Exp
     return ExportModule(g, loaded.value_range, dtype, output).eval()
 
 
-def eager_reference(loaded: LoadedGenerator, z: np.ndarray, output: str) -> np.ndarray:
-    """What an artifact should compute for `z`: the fp32 eager generator, de-normalised for uint8.
+def eager_reference(loaded: LoadedGenerator, z: np.ndarray, output: str, attributes: np.ndarray | None = None) -> np.ndarray:
+    """What an artifact should compute for `z` (and `attributes`): the fp32 eager generator, de-normalised for uint8.
 
     fp16 artifacts are compared with this fp32 reference too (with a looser tolerance): the
     question parity answers is how far the artifact is from the trained model.
     """
     with torch.no_grad():
-        images = loaded.generator(torch.from_numpy(np.ascontiguousarray(z, dtype=np.float32))).numpy()
+        inputs = [torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32)) for x in (z, attributes) if x is not None]
+        images = loaded.generator(*inputs).numpy()
     if output == "uint8":
         return nchw_to_nhwc(to_uint8(images, loaded.value_range))
     return images
 
 
-def example_latents(latent_dim: int) -> torch.Tensor:
-    """The latents converters trace with (batch EXPORT_BATCH_SIZE, never a parity batch size)."""
-    return torch.zeros(EXPORT_BATCH_SIZE, latent_dim, dtype=torch.float32)
+def example_inputs(loaded: LoadedGenerator) -> tuple[torch.Tensor, ...]:
+    """What converters trace with: z, and a conditional model's attributes (batch EXPORT_BATCH_SIZE,
+    never a parity batch size; the attributes in [0, 1], so nothing is traced as a constant)."""
+    z = torch.zeros(EXPORT_BATCH_SIZE, loaded.latent_dim, dtype=torch.float32)
+    k = int(loaded.model_config.get("num_attributes", 0))
+    return (z,) if k == 0 else (z, torch.full((EXPORT_BATCH_SIZE, k), 0.5))
 
 
 @contextlib.contextmanager
@@ -185,12 +240,14 @@ def quiet_torch() -> Iterator[io.StringIO]:
                 warnings.filterwarnings("ignore", category=category, message=r".*torch\.jit.*")
                 warnings.filterwarnings("ignore", category=category, message=r".*is deprecated.*", module=r"torch\.")
                 warnings.filterwarnings("ignore", category=category, module=r"torch\.onnx")
+            # z and attributes share one batch axis by design; the exporter says so each time
+            warnings.filterwarnings("ignore", category=UserWarning, message=r"# The axis name: batch will not be used")
             yield buf
     finally:
         converter_log.setLevel(level)
 
 
 __all__ = [
-    "ExportModule", "LoadedGenerator", "StemGemm", "build_export_module", "eager_reference", "example_latents",
+    "ExportModule", "LoadedGenerator", "StemGemm", "build_export_module", "eager_reference", "example_inputs",
     "load_generator", "quiet_torch",
 ]

@@ -36,6 +36,8 @@ def artifact_metadata(
         dtype=options.dtype,
         versions=versions,
         parity=parity,
+        attributes=loaded.attributes,
+        directions=loaded.directions,
     )
 
 

@@ -28,7 +28,7 @@ from facegan.runtime.metadata import parse_metadata
 
 from . import parity
 from .errors import ExportError
-from .generator import LoadedGenerator, example_latents, quiet_torch
+from .generator import LoadedGenerator, quiet_torch
 from .metadata import versions
 from .options import DEFAULT_BATCH_SIZES, DEFAULT_OPSET, DEFAULT_SEEDS, MIN_OPSET, ExportOptions, check_cases
 from .publish import ExportResult, StagedArtifact, export_artifacts, stage
@@ -103,22 +103,25 @@ def stage_onnx(loaded: LoadedGenerator, path: Path, options: ExportOptions, *, o
     )
 
 
-def convert(module: torch.nn.Module, latent_dim: int, opset: int) -> onnx.ModelProto:
-    """Convert with torch's dynamo exporter: input `z` with a dynamic batch axis, output `images`."""
+def convert(module: torch.nn.Module, example: tuple[torch.Tensor, ...], opset: int) -> onnx.ModelProto:
+    """Convert with torch's dynamo exporter: input `z` (and a conditional model's `attributes`) with
+    one dynamic batch axis, output `images`."""
+    names = [parity.INPUT_NAME, parity.ATTRIBUTES_NAME][: len(example)]
+    batch = torch.export.Dim("batch")
     try:
         with quiet_torch(), torch.no_grad():
             program = torch.onnx.export(
                 module,
-                (example_latents(latent_dim),),
+                example,
                 None,
-                input_names=[parity.INPUT_NAME],
+                input_names=names,
                 output_names=[parity.OUTPUT_NAME],
                 opset_version=opset,
-                dynamic_shapes={"z": {0: torch.export.Dim("batch")}},
+                dynamic_shapes=({0: batch},) + ((({0: batch},),) if len(example) > 1 else ()),  # z, *attributes
                 external_data=False,
                 verbose=False,
             )
-        model = program.model_proto
+            model = program.model_proto  # renames the dynamic axes, with a warning when two share "batch"
     except Exception as e:  # the exporter raises many types; the CLI needs one line
         raise ExportError(f"torch.onnx.export failed: {type(e).__name__}: {one_line(e)}") from e
     # torch.onnx falls back to its own opset, with a warning only, when it cannot convert to the
@@ -129,7 +132,8 @@ def convert(module: torch.nn.Module, latent_dim: int, opset: int) -> onnx.ModelP
             f"torch.onnx.export wrote opset {written}, not the requested {opset} "
             f"(the installed onnx {onnx.__version__} knows opsets up to {onnx.defs.onnx_opset_version()})"
         )
-    model.doc_string = "facegan DCGAN generator: z (batch, latent_dim) float32 -> images"
+    model.doc_string = "facegan DCGAN generator: z (batch, latent_dim) float32" + (
+        " and attributes (batch, k) float32" if len(example) > 1 else "") + " -> images"
     return model
 
 
@@ -161,14 +165,15 @@ def runner(data: bytes) -> parity.Runner:
     """Run the model in `data` as each of VARIANTS does; sessions are made once, on first use."""
     sessions: dict[str, ort.InferenceSession] = {}
 
-    def run(variant: str, z: np.ndarray) -> tuple[list[str], np.ndarray]:
+    def run(variant: str, z: np.ndarray, attributes: np.ndarray | None = None) -> tuple[list[str], np.ndarray]:
         if variant not in sessions:
             options = ort.SessionOptions()
             options.graph_optimization_level = VARIANTS[variant]
             options.log_severity_level = 3  # errors only: fp16 graphs make ORT chatty about casts
             sessions[variant] = ort.InferenceSession(data, options, providers=["CPUExecutionProvider"])
         session = sessions[variant]
-        return [o.name for o in session.get_outputs()], session.run(None, {parity.INPUT_NAME: z})[0]
+        feed = {parity.INPUT_NAME: z} if attributes is None else {parity.INPUT_NAME: z, parity.ATTRIBUTES_NAME: attributes}
+        return [o.name for o in session.get_outputs()], session.run(None, feed)[0]
 
     return run
 

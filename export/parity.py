@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from facegan.runtime.errors import one_line
+from facegan.runtime.attributes import attribute_vectors
 from facegan.runtime.latents import latents
 from facegan.runtime.metadata import ModelMetadata
 
@@ -38,11 +39,12 @@ ATOL_FP16 = 2e-2  # half-precision weights and activations against the fp32 refe
 # boundary may round either way). fp16: the value tolerance converted to levels, plus that one.
 ATOL_UINT8_LEVELS = 1
 
-INPUT_NAME = "z"  # the input and the one output of the contract (facegan.input_name, output_name)
+INPUT_NAME = "z"  # the inputs and the one output of the contract (facegan.input_name, attributes_input, output_name)
+ATTRIBUTES_NAME = "attributes"
 OUTPUT_NAME = "images"
 
-# runner(variant, z) -> (output names, output array)
-Runner = Callable[[str, np.ndarray], tuple[list[str], np.ndarray]]
+# runner(variant, z, attributes=None) -> (output names, output array)
+Runner = Callable[..., tuple[list[str], np.ndarray]]
 
 
 def default_atol(dtype: str, output: str, value_range: tuple[float, float]) -> float:
@@ -128,15 +130,17 @@ def check_artifact(
     loaded = reference if isinstance(reference, LoadedGenerator) else load_generator(Path(reference), meta.weights)
     output = "uint8" if meta.output_dtype == "uint8" else "float"
     tol = atol if atol is not None else default_atol(meta.dtype, output, loaded.value_range)
+    space = loaded.space
     start = time.perf_counter()
     cases = []
     for batch_size in batch_sizes:
         for seed in seeds:
             z = latents(seed, batch_size, loaded.latent_dim)
-            expected = eager_reference(loaded, z, output)
+            inputs = (z,) if space is None else (z, case_attributes(space, batch_size, seed))
+            expected = eager_reference(loaded, *inputs[:1], output, *inputs[1:])
             for variant in variants:
                 try:
-                    names, actual = runner(variant, z)
+                    names, actual = runner(variant, *inputs)
                 except Exception as e:  # a crashing artifact is a failed case, reported like one
                     case = _crashed_case(e, tol)
                 else:
@@ -173,6 +177,14 @@ def check_artifact(
             report,
         )
     return report
+
+
+def case_attributes(space, n: int, seed: int) -> np.ndarray:
+    """The attributes of a conditional case: faces 0..n-1 of `seed` drawn from the prior, as the
+    runtime feeds them, except the last, whose values are uniform in [0, 1] (sliders between 0 and 1)."""
+    rows = attribute_vectors(space, n, seed)
+    rows[-1] = np.random.default_rng(seed).random(rows.shape[1], dtype=np.float32)
+    return rows
 
 
 def summary(report: dict) -> dict:

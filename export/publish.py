@@ -24,7 +24,7 @@ from pathlib import Path
 from facegan.runtime.files import atomic_path, atomic_write_text
 
 from .errors import ExportError, ParityMismatchError
-from .generator import ExportModule, LoadedGenerator, build_export_module, load_generator
+from .generator import ExportModule, LoadedGenerator, build_export_module, example_inputs, load_generator
 from .metadata import artifact_metadata
 from .options import FORMATS, ExportOptions, check_choice
 from .parity import report_json, summary
@@ -42,6 +42,7 @@ class ExportResult:
     parity: dict | None  # the full parity report, or None with verify=False
     export_s: float  # seconds spent converting and serialising the artifact
     verify_s: float  # seconds spent on parity checks (0 with verify=False)
+    notes: tuple[str, ...] = ()  # what the user should hear about this export (LoadedGenerator.notes)
 
 
 @dataclass(frozen=True)
@@ -121,19 +122,19 @@ def stage(
     path: Path,
     options: ExportOptions,
     *,
-    convert: Callable[[ExportModule, int], object],
+    convert: Callable[[ExportModule, tuple], object],
     serialize: Callable[[object, dict[str, str]], bytes],
     check: Callable[..., dict],
     versions: dict[str, str],
 ) -> StagedArtifact:
     """Convert, serialise with metadata, check parity (unless not `options.verify`), in memory.
 
-    `convert(module, latent_dim)` makes the format's object, `serialize(object, metadata)` its bytes,
+    `convert(module, example_inputs)` makes the format's object, `serialize(object, metadata)` its bytes,
     `check(data, loaded, artifact=name, batch_sizes=, seeds=, atol=)` its parity report. On a parity
     failure the report is written as `<path>.parity-failed.json` and ParityMismatchError propagates.
     """
     start = time.perf_counter()
-    artifact = convert(build_export_module(loaded, options.dtype, options.output), loaded.latent_dim)
+    artifact = convert(build_export_module(loaded, options.dtype, options.output), example_inputs(loaded))
     metadata = artifact_metadata(loaded, options, versions)
     data = serialize(artifact, metadata)
     export_s = time.perf_counter() - start
@@ -150,7 +151,7 @@ def stage(
         # Only the metadata changes: the artifact that passed parity is serialised again unchanged.
         metadata = artifact_metadata(loaded, options, versions, parity=summary(report))
         data = serialize(artifact, metadata)
-    return StagedArtifact(ExportResult(path, fmt, metadata, report, export_s, verify_s), data)
+    return StagedArtifact(ExportResult(path, fmt, metadata, report, export_s, verify_s, loaded.notes), data)
 
 
 def publish(staged: Sequence[StagedArtifact]) -> list[ExportResult]:

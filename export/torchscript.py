@@ -26,7 +26,7 @@ from facegan.runtime.metadata import parse_metadata
 
 from . import parity
 from .errors import ExportError
-from .generator import LoadedGenerator, example_latents, quiet_torch
+from .generator import LoadedGenerator, quiet_torch
 from .metadata import versions
 from .options import DEFAULT_BATCH_SIZES, DEFAULT_SEEDS, ExportOptions, check_cases
 from .publish import ExportResult, StagedArtifact, export_artifacts, stage
@@ -76,11 +76,11 @@ def stage_torchscript(loaded: LoadedGenerator, path: Path, options: ExportOption
                  versions=versions())
 
 
-def convert(module: torch.nn.Module, latent_dim: int) -> torch.jit.ScriptModule:
+def convert(module: torch.nn.Module, example: tuple[torch.Tensor, ...]) -> torch.jit.ScriptModule:
     """Trace at batch 2 and freeze. The batch size stays dynamic: the generator reads it from z."""
     try:
         with quiet_torch(), torch.no_grad():
-            traced = torch.jit.trace(module.eval(), example_latents(latent_dim))
+            traced = torch.jit.trace(module.eval(), example)
             return torch.jit.freeze(traced)
     except Exception as e:
         raise ExportError(f"TorchScript tracing failed: {type(e).__name__}: {one_line(e)}") from e
@@ -102,9 +102,9 @@ def read_metadata(source: Path | bytes) -> dict[str, str]:
 
 
 def runner(module: torch.jit.ScriptModule) -> parity.Runner:
-    def run(variant: str, z: np.ndarray) -> tuple[list[str], np.ndarray]:
+    def run(variant: str, z: np.ndarray, attributes: np.ndarray | None = None) -> tuple[list[str], np.ndarray]:
         with torch.no_grad(), quiet_torch():
-            out = module(torch.from_numpy(z))
+            out = module(*(torch.from_numpy(x) for x in (z, attributes) if x is not None))
         # A TorchScript module has no output names; the contract is one tensor, called `images`.
         if not isinstance(out, torch.Tensor):
             return [f"<{type(out).__name__}>"], np.zeros(0)

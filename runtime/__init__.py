@@ -5,10 +5,14 @@ This package is the base of facegan: it never imports torch, so any app can embe
     from facegan.runtime import FaceGenerator
     gen = FaceGenerator("celeba-g.onnx", device="auto")
     faces = gen.generate(16, seed=7)   # uint8, (16, H, W, 3)
+    gen.generate(16, seed=7, attributes={"Smiling": 1})   # a conditional model (gen.attributes)
+    gen.edit(7, {"Eyeglasses": 2.0}, n=16)                # a model with directions (gen.directions)
 """
 
 import importlib.metadata
 
+from .attributes import AttributeSpace, attribute_vectors, parse_assignments, summarize
+from .directions import Directions, apply_edits
 from .errors import FaceganError, MetadataError, ProviderError, UsageError
 from .latents import LATENT_RECIPES, NUMPY_RECIPE, PHILOX_RECIPE, latents, lerp, slerp, truncate
 from .metadata import ModelMetadata
@@ -18,6 +22,8 @@ from .metadata import ModelMetadata
 __version__ = importlib.metadata.version("facegan")
 
 __all__ = [
+    "AttributeSpace",
+    "Directions",
     "FaceGenerator",
     "FaceganError",
     "LATENT_RECIPES",
@@ -28,15 +34,19 @@ __all__ = [
     "ProviderError",
     "UsageError",
     "__version__",
+    "apply_edits",
+    "attribute_vectors",
     "encode",
     "grid",
     "grid_shape",
     "latents",
     "lerp",
+    "parse_assignments",
     "save_gif",
     "save_grid",
     "save_images",
     "slerp",
+    "summarize",
     "to_pil",
     "truncate",
 ]

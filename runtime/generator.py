@@ -6,9 +6,15 @@
     same = gen.generate_from_latents(z)                      # == faces
     frames = gen.interpolate(1, 2, steps=32)                 # uint8 morph, (32, H, W, 3)
     path = gen.interpolation_latents(1, 2, steps=32)         # the latents behind those frames
+    gen.attributes, gen.directions                           # names; () when the model has none
+    smiling = gen.generate(16, seed=7, attributes={"Smiling": 1})   # a conditional model
+    glasses = gen.edit(7, {"Eyeglasses": 2.0}, n=16)         # z + 2 * the Eyeglasses direction
 
 Everything about the model (latent size, image size, layout, value range, the recipe its seeds'
-latents are drawn with) comes from its `facegan.*` metadata, checked against the session's real inputs and outputs. Output modes:
+latents are drawn with) comes from its `facegan.*` metadata, checked against the session's real
+inputs and outputs. A conditional model (metadata version 2) also takes attributes (n, k) in
+[0, 1]: seeded calls draw them from the model's prior (runtime/attributes.py), `attributes=`
+pins some of them; generate_from_latents takes the (n, k) array itself. Output modes:
 
 - `output="uint8"` (default): uint8 RGB, NHWC, for float and uint8 exports alike.
 - `output="float"`: the raw float32 model output, NCHW, in `gen.value_range` (e.g. [-1, 1]).
@@ -22,12 +28,15 @@ is thread-safe and generate keeps no state between calls.
 from __future__ import annotations
 
 import logging
-import numbers
+from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
 
-from .errors import MetadataError, UsageError
+from .attributes import attribute_vectors as draw_attributes
+from .checks import MAX_IMAGES, check_attribute_rows, check_count, check_latents, check_signature
+from .directions import apply_edits
+from .errors import UsageError
 from .images import to_uint8
 from .latents import INTERPOLATION_METHODS, check_seed, latents as draw_latents, lerp, slerp, truncate
 from .metadata import ModelMetadata, parse_metadata
@@ -35,38 +44,8 @@ from .session import make_session, run_bound, uses_cuda
 
 log = logging.getLogger("facegan.runtime")
 
-MAX_IMAGES = 100_000  # per call: 100k 64x64 RGB images are 1.2 GB of uint8
 DEFAULT_BATCH_SIZE = 64  # images per onnxruntime run; throughput is flat beyond this on CPU
 OUTPUTS = ("uint8", "float")
-
-
-def check_count(value: object, name: str, minimum: int = 1, maximum: int = MAX_IMAGES) -> int:
-    """Return `value` as an int in [minimum, maximum], or raise UsageError naming the argument."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise UsageError(f"{name} must be an integer, got {value!r}")
-    if not minimum <= value <= maximum:
-        raise UsageError(f"{name} must be between {minimum} and {maximum}, got {value}")
-    return int(value)
-
-
-def check_latents(z: object, latent_dim: int) -> np.ndarray:
-    """Return `z` as C-contiguous float32 (n, latent_dim), or raise UsageError naming `z`.
-
-    Any real floating dtype is accepted (float64 from `np.random.randn` is common) and cast to
-    float32, the input type of every facegan export; integers and anything else are refused.
-    """
-    if not isinstance(z, np.ndarray):
-        raise UsageError(f"z must be a numpy array of shape (n, {latent_dim}), got {type(z).__name__}")
-    if not np.issubdtype(z.dtype, np.floating):
-        raise UsageError(f"z must be a floating-point array (float32), got dtype {z.dtype}")
-    if z.ndim != 2 or z.shape[1] != latent_dim:
-        raise UsageError(f"z must have shape (n, {latent_dim}), got {z.shape}")
-    check_count(z.shape[0], "number of latents (z.shape[0])")
-    with np.errstate(over="ignore"):  # an overflowing cast is reported below, as a UsageError
-        z32 = np.ascontiguousarray(z, dtype=np.float32)
-    if not np.isfinite(z32).all():  # checked after the cast: 1e300 in float64 is inf in float32
-        raise UsageError("z contains NaN or infinite values (as float32)")
-    return z32
 
 
 class FaceGenerator:
@@ -86,7 +65,7 @@ class FaceGenerator:
         self.session = make_session(self.path, device, threads=threads, strict=strict)  # checks device, threads
         props = self.session.get_modelmeta().custom_metadata_map
         self.metadata: ModelMetadata = parse_metadata(props, source=str(self.path))
-        _check_signature(self.session, self.metadata, str(self.path))
+        check_signature(self.session, self.metadata, str(self.path))
         self.providers: list[str] = list(self.session.get_providers())
         # I/O binding saves a device-to-host copy per chunk; on the CPU provider it buys nothing.
         self.io_binding = uses_cuda(self.session)
@@ -113,6 +92,16 @@ class FaceGenerator:
     def value_range(self) -> tuple[float, float]:
         return self.metadata.value_range
 
+    @property
+    def attributes(self) -> tuple[str, ...]:
+        """The attribute names of a conditional model, in input order; () for an unconditional one."""
+        return () if self.metadata.attributes is None else self.metadata.attributes.names
+
+    @property
+    def directions(self) -> tuple[str, ...]:
+        """The names `edit` takes; () for a model exported without directions."""
+        return () if self.metadata.directions is None else self.metadata.directions.names
+
     def __repr__(self) -> str:
         return (
             f"FaceGenerator({str(self.path)!r}, {self.image_size}x{self.image_size}, "
@@ -135,24 +124,66 @@ class FaceGenerator:
         seed: int = 0,
         *,
         truncation: float = 1.0,
+        attributes: Mapping | None = None,
         output: str = "uint8",
         batch_size: int | None = None,
     ) -> np.ndarray:
-        """`n` faces from `seed`: uint8 (n, H, W, C) by default, see the module docstring."""
+        """`n` faces from `seed`: uint8 (n, H, W, C) by default, see the module docstring.
+
+        A conditional model's attributes are drawn for the same faces; `attributes` {name: value}
+        pins some (runtime/attributes.py keeps the others where the prior allows).
+        """
         z = self.latents(n, seed)
-        return self._generate(z, truncation, self._check_output(output), self._check_batch_size(batch_size))
+        a = self._seeded_attributes(len(z), seed, attributes)
+        return self._generate(z, a, truncation, self._check_output(output), self._check_batch_size(batch_size))
+
+    def attribute_vectors(self, n: int, seed: int = 0, attributes: Mapping | None = None, *, start: int = 0) -> np.ndarray:
+        """float32 (n, k): the attributes `generate(n, seed, attributes=...)` feeds, face start + row."""
+        if self.metadata.attributes is None:
+            raise UsageError(f"{self.path.name} is unconditional: it has no attributes")
+        return draw_attributes(self.metadata.attributes, check_count(n, "n"), seed, attributes, start)
+
+    def edit(
+        self,
+        seed: int,
+        edits: Mapping,
+        *,
+        n: int = 1,
+        truncation: float = 1.0,
+        attributes: Mapping | None = None,
+        output: str = "uint8",
+        batch_size: int | None = None,
+    ) -> np.ndarray:
+        """Faces 0..n-1 of `seed` moved along the model's directions: z' = truncate(z) + sum alpha * d.
+
+        `edits` {name: alpha}, alpha in standard deviations of z (+2 = two sd toward the attribute).
+        """
+        if self.metadata.directions is None:
+            raise UsageError(f"{self.path.name} has no directions; run facegan-directions on its run and re-export it")
+        if not isinstance(edits, Mapping):
+            raise UsageError(f"edits must be a mapping {{name: alpha}}, got {type(edits).__name__}")
+        z = truncate(self.latents(n, seed), truncation)  # truncation first, then the edit
+        z = apply_edits(z, self.metadata.directions, edits)
+        a = self._seeded_attributes(len(z), seed, attributes)
+        return self._generate(z, a, 1.0, self._check_output(output), self._check_batch_size(batch_size))
 
     def generate_from_latents(
         self,
         z: np.ndarray,
         *,
         truncation: float = 1.0,
+        attributes: np.ndarray | None = None,
         output: str = "uint8",
         batch_size: int | None = None,
     ) -> np.ndarray:
-        """Faces for the latents `z` (n, latent_dim), in chunks of `batch_size`."""
+        """Faces for the latents `z` (n, latent_dim) (and a conditional model's attributes (n, k))."""
         z = check_latents(z, self.latent_dim)
-        return self._generate(z, truncation, self._check_output(output), self._check_batch_size(batch_size))
+        if self.metadata.attributes is None:
+            self._refuse_attributes(attributes)
+            a = None
+        else:
+            a = check_attribute_rows(attributes, len(z), self.attributes)
+        return self._generate(z, a, truncation, self._check_output(output), self._check_batch_size(batch_size))
 
     def interpolate(
         self,
@@ -162,11 +193,22 @@ class FaceGenerator:
         method: str = "slerp",
         *,
         truncation: float = 1.0,
+        attributes: Mapping | None = None,
         output: str = "uint8",
     ) -> np.ndarray:
-        """Frames morphing face `seed_a` into face `seed_b`, both ends included: (steps, H, W, C)."""
+        """Frames morphing face `seed_a` into face `seed_b`, both ends included: (steps, H, W, C).
+
+        A conditional model's attributes go linearly from face 0 of seed_a's row to seed_b's
+        (both drawn with `attributes` pinned).
+        """
         path = self.interpolation_latents(seed_a, seed_b, steps, method)
-        return self._generate(path, truncation, self._check_output(output), self.batch_size)
+        a = None
+        if self.metadata.attributes is None:
+            self._refuse_attributes(attributes)
+        else:
+            ends = [self.attribute_vectors(1, s, attributes)[0] for s in (seed_a, seed_b)]
+            a = lerp(ends[0], ends[1], len(path))
+        return self._generate(path, a, truncation, self._check_output(output), self.batch_size)
 
     def interpolation_latents(self, seed_a: int, seed_b: int, steps: int = 32, method: str = "slerp") -> np.ndarray:
         """The float32 (steps, latent_dim) path `interpolate` generates (before truncation).
@@ -183,15 +225,27 @@ class FaceGenerator:
         return slerp(a, b, steps) if method == "slerp" else lerp(a, b, steps)
 
     # Internals.
-    def _generate(self, z: np.ndarray, truncation: object, output: str, batch_size: int) -> np.ndarray:
-        """Faces for checked float32 latents, in chunks of `batch_size` into one preallocated result."""
+    def _seeded_attributes(self, n: int, seed: int, attributes: Mapping | None) -> np.ndarray | None:
+        """A conditional model's drawn attributes of faces 0..n-1; None for an unconditional model."""
+        if self.metadata.attributes is None:
+            self._refuse_attributes(attributes)
+            return None
+        return draw_attributes(self.metadata.attributes, n, seed, attributes)
+
+    def _refuse_attributes(self, attributes: object) -> None:
+        if attributes is not None and not (isinstance(attributes, Mapping) and not attributes):
+            hint = "use edit() with its directions" if self.directions else "it has neither attributes nor directions"
+            raise UsageError(f"{self.path.name} is unconditional (it takes no attributes): {hint}")
+
+    def _generate(self, z: np.ndarray, a: np.ndarray | None, truncation: object, output: str, batch_size: int) -> np.ndarray:
+        """Faces for checked float32 latents (and attributes), in chunks of `batch_size` into one result."""
         z = truncate(z, truncation)  # checks truncation; 1.0 leaves z as it is
         if not np.isfinite(z).all():
             raise UsageError(f"truncation {truncation} scales the latents beyond float32")
         out = np.empty(self._output_shape(len(z), output), dtype=self._output_dtype(output))
         for start in range(0, len(z), batch_size):
             stop = min(start + batch_size, len(z))
-            self._run_chunk(z[start:stop], out[start:stop], output)
+            self._run_chunk(z[start:stop], None if a is None else a[start:stop], out[start:stop], output)
         return out
 
     def _check_batch_size(self, batch_size: object) -> int:
@@ -218,15 +272,16 @@ class FaceGenerator:
     def _output_dtype(self, output: str) -> type:
         return np.uint8 if output == "uint8" else np.float32
 
-    def _run_chunk(self, z: np.ndarray, out: np.ndarray, output: str) -> None:
+    def _run_chunk(self, z: np.ndarray, a: np.ndarray | None, out: np.ndarray, output: str) -> None:
         """Run one chunk and write it, converted, into `out` (a slice of the result)."""
         meta = self.metadata
         raw_is_final = output == "float" or meta.output_dtype == "uint8"
-        if self.io_binding:
+        if self.io_binding and a is None:  # run_bound binds one input; a conditional model runs plainly
             raw = out if raw_is_final else np.empty(self._raw_shape(len(z)), np.float32)
             run_bound(self.session, meta.input_name, meta.output_name, z, raw)
         else:
-            raw = self.session.run([meta.output_name], {meta.input_name: z})[0]
+            feeds = {meta.input_name: z} if a is None else {meta.input_name: z, meta.attributes_input: a}
+            raw = self.session.run([meta.output_name], feeds)[0]
             if raw_is_final:
                 out[...] = raw
         if not raw_is_final:
@@ -234,37 +289,4 @@ class FaceGenerator:
             out[...] = np.transpose(to_uint8(raw, meta.value_range), (0, 2, 3, 1))
 
 
-def _check_signature(session, meta: ModelMetadata, source: str) -> None:
-    """Raise MetadataError unless the graph's real input/output agree with the metadata."""
-    inputs, outputs = session.get_inputs(), session.get_outputs()
-    if len(inputs) != 1 or inputs[0].name != meta.input_name:
-        names = [i.name for i in inputs]
-        raise MetadataError(f"{source}: metadata input {meta.input_name!r} but the graph takes {names}")
-    by_name = {o.name: o for o in outputs}
-    if meta.output_name not in by_name:
-        raise MetadataError(
-            f"{source}: metadata output {meta.output_name!r} but the graph gives {list(by_name)}"
-        )
-    z, y = inputs[0], by_name[meta.output_name]
-    if z.type != "tensor(float)":
-        raise MetadataError(f"{source}: input {z.name!r} is {z.type}, facegan exports take tensor(float)")
-    want_type = {"float32": "tensor(float)", "uint8": "tensor(uint8)"}[meta.output_dtype]
-    if y.type != want_type:
-        raise MetadataError(f"{source}: output {y.name!r} is {y.type} but metadata says {meta.output_dtype}")
-    s, c = meta.image_size, meta.channels
-    want_out = [None, c, s, s] if meta.output_layout == "NCHW" else [None, s, s, c]
-    for tensor, want in ((z, [None, meta.latent_dim]), (y, want_out)):
-        if not _shape_agrees(tensor.shape, want):
-            raise MetadataError(
-                f"{source}: {tensor.name!r} has shape {tensor.shape} but metadata implies "
-                f"{['batch' if d is None else d for d in want]}"
-            )
-
-
-def _shape_agrees(actual: list, want: list) -> bool:
-    """Symbolic or unknown dims (str/None) agree with anything; the batch dim must not be fixed."""
-    if len(actual) != len(want):
-        return False
-    if isinstance(actual[0], int):  # a fixed batch size: not what facegan exports, refuse it
-        return False
-    return all(not isinstance(a, int) or a == w for a, w in zip(actual[1:], want[1:]))
+__all__ = ["DEFAULT_BATCH_SIZE", "MAX_IMAGES", "OUTPUTS", "FaceGenerator", "check_count", "check_latents"]

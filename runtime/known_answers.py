@@ -11,6 +11,9 @@ Layout: seeds and face indices are decimal strings (2^64 - 1 is no JSON number a
 double-based parser keeps exact; read them with BigInt, ulong.Parse, Long.parseUnsignedLong);
 uint32 words and float32 bit patterns are 8 lowercase hex digits; latents are also given as
 9-significant-digit decimals, enough to identify a float32 (float32(parse(s)) is the pattern).
+"attributes" holds the attribute draw of conditional models (runtime/attributes.py) on a small
+synthetic prior: per case the drawn prior `index`, the `chosen` one after the requests, and the
+float32 attributes row (`vector`, exact as JSON numbers); tests/test_runtime_attributes.py checks it.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .attributes import AttributeSpace, attribute_vectors, choose, drawn_indices
 from .latents import PHILOX_RECIPE, latents
 from .philox import philox4x32, philox_words
 
@@ -41,6 +45,21 @@ NUM_WORDS = 8  # blocks 0 and 1 of a face
 NUM_LATENTS = 8
 TRUNCATIONS = ((7, 0, 0.7), (2**64 - 1, 2**32 + 3, 0.5))  # (seed, face, psi)
 SPEC = 'README.md, section "Portable seeds"'
+# A small synthetic attribute prior (runtime/attributes.py): Black_Hair and Blond_Hair never together.
+ATTRIBUTE_PRIOR = {
+    "names": ["Smiling", "Eyeglasses", "Black_Hair", "Blond_Hair", "Male"],
+    "vectors": ["00100", "10010", "10101", "00011", "01001", "11100"],
+    "counts": [12, 10, 8, 6, 4, 2],
+}
+ATTRIBUTE_SEEDS = (0, 1, 7, 2**32 + 5, 2**64 - 1)
+ATTRIBUTE_REQUESTS = (  # (seed, face, requests): pinned bits, a fractional value, an impossible pair
+    (0, 0, {"Smiling": 1}),
+    (1, 1, {"Black_Hair": 1}),  # a tie between prior vectors 0 and 2: the smaller index wins
+    (2**64 - 1, 1, {"Eyeglasses": 0.6}),  # 0.6 >= 0.5 picks a vector with glasses; the row keeps 0.6
+    (7, 2**32 + 3, {"Eyeglasses": 0.25}),
+    (0, 1, {"Black_Hair": 1, "Blond_Hair": 1}),
+    (1, 0, {"Male": 0, "Smiling": 0.75}),
+)
 
 
 def _hex(words: np.ndarray) -> list[str]:
@@ -80,6 +99,29 @@ def known_answers() -> dict:
         "latent_dim": LATENT_DIM,
         "faces": faces,
         "truncation": truncation,
+        "attributes": attribute_answers(),
+    }
+
+
+def attribute_answers() -> dict:
+    """Known answers of the attribute draw: `index` is the drawn prior index, `chosen` the one that
+    supplies the non-requested attributes, `vector` the float32 attributes row (exact in JSON)."""
+    p = ATTRIBUTE_PRIOR
+    space = AttributeSpace.from_json(
+        {"names": p["names"], "frequencies": [0.0] * len(p["names"]), "rows": sum(p["counts"]),
+         "prior": {"vectors": p["vectors"], "counts": p["counts"]}}, "known answers")
+    plain = [(seed, face, {}) for seed in ATTRIBUTE_SEEDS for face in FACES]
+    cases = []
+    for seed, face, requests in plain + list(ATTRIBUTE_REQUESTS):
+        drawn = drawn_indices(space, 1, seed, face)
+        chosen = choose(space, drawn, space.check_requests(requests))
+        row = attribute_vectors(space, 1, seed, requests, start=face)[0]
+        cases.append({"seed": str(seed), "face": str(face), "requests": requests, "index": int(drawn[0]),
+                      "chosen": int(chosen[0]), "vector": [float(v) for v in row]})
+    return {
+        "spec": "runtime/attributes.py: Philox4x32-10 counter (0, i mod 2^32, i div 2^32, 1), key as the latents'",
+        "prior": p,
+        "cases": cases,
     }
 
 
@@ -105,7 +147,7 @@ def main(argv: list[str] | None = None) -> None:
         sys.stdout.write(dumps(known_answers()))
 
 
-__all__ = ["RANDOM123_VECTORS", "known_answers", "write_known_answers"]
+__all__ = ["ATTRIBUTE_PRIOR", "RANDOM123_VECTORS", "attribute_answers", "known_answers", "write_known_answers"]
 
 if __name__ == "__main__":
     main()

@@ -5,15 +5,18 @@
 Routes (all GET; every parameter is a number or one of a few words, none names a file):
 
     /v1/faces?seed=0&n=1&truncation=1&format=png|jpeg|webp&nrow=8   one face, or a grid for n > 1
-    /v1/morph?seed_a=0&seed_b=1&steps=16&method=slerp|lerp&truncation=1&duration_ms=80   a GIF
+        &attr=Smiling=1,Eyeglasses=0     a conditional model's attributes (unset ones drawn from its prior)
+        &edit=Smiling=2                  moves along the model's directions (z + 2 * the Smiling direction)
+    /v1/morph?seed_a=0&seed_b=1&steps=16&method=slerp|lerp&truncation=1&duration_ms=80[&attr=...]   a GIF
     /v1/morph?...&frame=k[&format=png|jpeg|webp]                    frame k of that morph only
-    /v1/model      the model's metadata, sha256 and this server's limits (JSON)
+    /v1/model      the model's metadata, attributes, directions, sha256 and this server's limits (JSON)
     /healthz       {"status": "ok", ...}
     /, /config.json and the page's files (facegan.web)              the demo page, backend "http"
 
 Images carry a strong ETag and `Cache-Control: public, max-age=31536000, immutable`; a matching
 If-None-Match gets a 304 without generating anything. Unknown or repeated parameters are refused
-(422), so a typo such as `seeds=3` is an error instead of seed 0. Errors: see handlers.py.
+(422), so a typo such as `seeds=3` is an error instead of seed 0; only attr= and edit= may be
+repeated (their lists are joined; see conditions.py). Errors: see handlers.py.
 """
 
 # No `from __future__ import annotations`: FastAPI reads the routes' annotations at run time, and
@@ -30,9 +33,9 @@ from facegan.runtime import __version__
 from facegan.runtime.console import choice_enum
 from facegan.runtime.errors import UsageError
 from facegan.runtime.images import encode, grid, grid_shape
-from facegan.runtime.latents import INTERPOLATION_METHODS
+from facegan.runtime.latents import INTERPOLATION_METHODS, lerp
 
-from . import caching, pages
+from . import caching, conditions, pages
 from .encode import IMAGE_FORMATS, MEDIA_TYPES, MORPH_FORMAT, encode_image
 from .handlers import install_error_handlers
 from .limits import MAX_SEED, GenerationPool, Limits, check_response_size, estimate_bytes
@@ -50,6 +53,9 @@ Method = choice_enum("Method", INTERPOLATION_METHODS)
 
 Seed = Annotated[int, Query(ge=0, le=MAX_SEED, description="Seed of the latents (0 <= seed < 2^64).")]
 Truncation = Annotated[float, Query(ge=0.0, allow_inf_nan=False, description="Scale of the latents (1 = off).")]
+Attr = Annotated[Optional[list[str]], Query(description="Attributes of a conditional model: Smiling=1,Eyeglasses=0.")]
+Edit = Annotated[Optional[list[str]], Query(description="Moves along the model's directions: Smiling=2,Eyeglasses=-1.")]
+REPEATABLE = ("attr", "edit")  # comma lists that may also come as repeated parameters
 
 
 class Service:
@@ -80,6 +86,7 @@ class Service:
             "facegan_version": __version__,
             "formats": {"faces": list(IMAGE_FORMATS), "morph": [MORPH_FORMAT], "morph_frame": list(IMAGE_FORMATS)},
             "limits": asdict(self.limits),
+            **conditions.describe(gen, self.metadata),  # "attributes": {names, frequencies}, "directions": {names}
             "metadata": self.metadata,  # the model's facegan.* metadata_props, verbatim strings
         }
 
@@ -94,7 +101,7 @@ def known_params(*names: str):
         if unknown:
             takes = ", ".join(sorted(allowed)) or "none"
             raise UsageError(f"unknown parameter {unknown[0][:40]!r}; {request.url.path} takes {takes}")
-        repeated = sorted(k for k in set(keys) if keys.count(k) > 1)
+        repeated = sorted(k for k in set(keys) if keys.count(k) > 1 and k not in REPEATABLE)
         if repeated:
             raise UsageError(f"parameter {repeated[0]!r} is given more than once")
 
@@ -133,7 +140,7 @@ def create_app(generator, limits: Limits = Limits(), cors_origins: tuple[str, ..
             expose_headers=["ETag", "Retry-After"], max_age=600,
         )
 
-    @app.get(f"{API}/faces", dependencies=[known_params("seed", "n", "truncation", "format", "nrow")])
+    @app.get(f"{API}/faces", dependencies=[known_params("seed", "n", "truncation", "format", "nrow", "attr", "edit")])
     async def faces(
         request: Request,
         seed: Seed = 0,
@@ -141,14 +148,27 @@ def create_app(generator, limits: Limits = Limits(), cors_origins: tuple[str, ..
         truncation: Truncation = 1.0,
         fmt: Annotated[ImageFormat, Query(alias="format")] = ImageFormat.png,
         nrow: Annotated[Optional[int], Query(ge=1, le=limits.max_n, description="Faces per grid row.")] = None,
+        attr: Attr = None,
+        edit: Edit = None,
     ) -> Response:
         nrow = min(nrow or DEFAULT_NROW, n)
-        query = caching.canonical_query("faces", {"seed": seed, "n": n, "truncation": truncation, "format": fmt, "nrow": nrow})
+        attributes, edits = conditions.parse(attr, "attr"), conditions.parse(edit, "edit")
+        conditions.check_attributes(generator, attributes)
+        conditions.check_edits(generator, edits)
+        edits = conditions.moves(edits)
+        params = {"seed": seed, "n": n, "truncation": truncation, "format": fmt, "nrow": nrow}
+        params.update(conditions.query_params(attributes, edits))
+        query = caching.canonical_query("faces", params)
         # One face is sent as it is (no padding); more are tiled by runtime.images.grid.
         height, width, _ = (size, size, channels) if n == 1 else grid_shape(n, size, size, channels, nrow)
 
         def work() -> bytes:
-            images = generator.generate(n, seed, truncation=truncation)
+            # attributes= only when some are asked for (none: a conditional model draws them all).
+            given = {"attributes": attributes} if attributes else {}
+            if edits:
+                images = generator.edit(seed, edits, n=n, truncation=truncation, **given)
+            else:
+                images = generator.generate(n, seed, truncation=truncation, **given)
             return encode_image(images[0] if n == 1 else grid(images, nrow), fmt.value)
 
         return await image_response(
@@ -156,7 +176,7 @@ def create_app(generator, limits: Limits = Limits(), cors_origins: tuple[str, ..
         )
 
     @app.get(f"{API}/morph", dependencies=[known_params(
-        "seed_a", "seed_b", "steps", "method", "truncation", "frame", "format", "duration_ms")])
+        "seed_a", "seed_b", "steps", "method", "truncation", "frame", "format", "duration_ms", "attr")])
     async def morph(
         request: Request,
         seed_a: Seed = 0,
@@ -167,6 +187,7 @@ def create_app(generator, limits: Limits = Limits(), cors_origins: tuple[str, ..
         frame: Annotated[Optional[int], Query(ge=0, description="Only this frame (0-based), as one image.")] = None,
         fmt: Annotated[Optional[MorphFormat], Query(alias="format")] = None,
         duration_ms: Annotated[int, Query(ge=10, le=10_000, description="Milliseconds per GIF frame.")] = DEFAULT_DURATION_MS,
+        attr: Attr = None,
     ) -> Response:
         fmt_name = (fmt.value if fmt is not None else None) or (MORPH_FORMAT if frame is None else "png")
         if frame is None and fmt_name != MORPH_FORMAT:
@@ -177,13 +198,20 @@ def create_app(generator, limits: Limits = Limits(), cors_origins: tuple[str, ..
             raise UsageError(f"frame must be below steps ({steps}), got {frame}")
         params = {"seed_a": seed_a, "seed_b": seed_b, "steps": steps, "method": method, "truncation": truncation, "format": fmt_name}
         params.update({"frame": frame} if frame is not None else {"duration_ms": duration_ms})
+        attributes = conditions.parse(attr, "attr")
+        conditions.check_attributes(generator, attributes)
+        params.update(conditions.query_params(attributes, {}))
         frames = 1 if frame is not None else steps
 
         def work() -> bytes:
+            given = {"attributes": attributes} if attributes else {}
             if frame is not None:
                 z = generator.interpolation_latents(seed_a, seed_b, steps, method.value)[frame : frame + 1]
-                return encode_image(generator.generate_from_latents(z, truncation=truncation)[0], fmt_name)
-            images = generator.interpolate(seed_a, seed_b, steps, method.value, truncation=truncation)
+                if generator.attributes:  # the attribute rows of both ends, interpolated linearly (as interpolate)
+                    ends = [generator.attribute_vectors(1, s, attributes or None)[0] for s in (seed_a, seed_b)]
+                    given = {"attributes": lerp(*ends, steps)[frame : frame + 1]}
+                return encode_image(generator.generate_from_latents(z, truncation=truncation, **given)[0], fmt_name)
+            images = generator.interpolate(seed_a, seed_b, steps, method.value, truncation=truncation, **given)
             return encode(images, MORPH_FORMAT, duration_ms=duration_ms)
 
         return await image_response(

@@ -58,7 +58,8 @@ def serve(
 
     def ready(url: str) -> None:
         size = f"{gen.image_size}x{gen.image_size}"
-        typer.echo(f"{TOOL}: serving {model.name} ({size}, {gen.providers[0]}, {concurrency} slot(s)) at {url} (Ctrl-C to stop)")
+        extras = "".join(f", {len(names)} {what}" for names, what in ((gen.attributes, "attribute(s)"), (gen.directions, "direction(s)")) if names)
+        typer.echo(f"{TOOL}: serving {model.name} ({size}{extras}, {gen.providers[0]}, {concurrency} slot(s)) at {url} (Ctrl-C to stop)")
 
     server.run(web_app, sock, on_ready=ready, timeout_s=timeout)
     typer.echo(f"{TOOL}: stopped", err=True)

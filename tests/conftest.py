@@ -19,8 +19,18 @@ def tiny(cfg: ModelConfig, **overrides) -> ModelConfig:
     return dataclasses.replace(cfg, **{"image_size": 32, "ngf": 8, "ndf": 8, **overrides})
 
 
-def write_checkpoint(path: Path, preset: str = "dcgan", seed: int = 0, ema: bool = False, **model_overrides) -> Path:
+# What `write_checkpoint(..., attributes=True)` conditions on: toy-face attributes, two of them
+# exclusive hair colours, so the prior has combinations that never occur.
+TEST_ATTRIBUTES = ("Smiling", "Eyeglasses", "Black_Hair", "Blond_Hair")
+
+
+def write_checkpoint(path: Path, preset: str = "dcgan", seed: int = 0, ema: bool = False,
+                     attributes: bool | tuple[str, ...] = False, **model_overrides) -> Path:
     """Write a facegan checkpoint of a tiny, untrained model of `preset` whose faces have contrast.
+
+    With `attributes` (True: TEST_ATTRIBUTES, or toy-face attribute names) the model is conditional
+    on them, with the checkpoint's "attributes" summary of 512 toy faces' labels, and its attribute
+    embedding scaled up so that switching one attribute visibly changes the face.
 
     An untrained tiny generator draws an almost constant grey, which any wrong seed, wrong weights
     or constant model would match. So the last layer is scaled up until the outputs span the value
@@ -29,6 +39,10 @@ def write_checkpoint(path: Path, preset: str = "dcgan", seed: int = 0, ema: bool
     generator (seeded apart), so a test can tell which weights were used.
     """
     p = PRESETS[preset]
+    summary = None
+    if attributes:
+        summary = _attribute_summary(TEST_ATTRIBUTES if attributes is True else tuple(attributes), seed)
+        model_overrides["num_attributes"] = len(summary["names"])
     model_cfg = tiny(p.model, **model_overrides)
     g, d = build_models(model_cfg, seed)
     _give_contrast(g, seed)
@@ -39,15 +53,27 @@ def write_checkpoint(path: Path, preset: str = "dcgan", seed: int = 0, ema: bool
     train_cfg = dataclasses.replace(p.train, preset=preset, seed=seed, ema=0.999 if ema else 0.0)
     state = build_checkpoint(
         model_cfg, train_cfg, generator=g.state_dict(), discriminator=d.state_dict(),
-        generator_ema=g_ema.state_dict() if g_ema is not None else None, step=3, epoch=1,
+        generator_ema=g_ema.state_dict() if g_ema is not None else None, step=3, epoch=1, attributes=summary,
     )
     save_checkpoint(state, path)
     return path
 
 
+def _attribute_summary(names: tuple[str, ...], seed: int) -> dict:
+    from facegan.runtime.attributes import summarize
+    from facegan.train.toyface_params import ATTRIBUTES, toy_face_attributes
+
+    values = toy_face_attributes(512, seed)[:, [ATTRIBUTES.index(n) for n in names]]
+    return summarize(names, values)
+
+
 def _give_contrast(g: torch.nn.Module, seed: int) -> None:
     """BatchNorm statistics of real activations (so z matters in eval mode), last layer scaled up."""
     gen = torch.Generator().manual_seed(seed + 1)
+    k = g.cfg.num_attributes
+    if k:  # an attribute moves z by about one standard deviation
+        with torch.no_grad():
+            g.embed.weight.normal_(0.0, 1.0, generator=gen)
     norms = [m for m in g.modules() if isinstance(m, torch.nn.BatchNorm2d)]
     with torch.no_grad():
         for m in norms:
@@ -55,7 +81,8 @@ def _give_contrast(g: torch.nn.Module, seed: int) -> None:
             m.momentum = None  # a cumulative average over the batches below
         g.train()
         for _ in range(4):
-            g(torch.randn(64, g.cfg.latent_dim, generator=gen))
+            y = () if not k else ((torch.rand(64, k, generator=gen) < 0.5).float(),)
+            g(torch.randn(64, g.cfg.latent_dim, generator=gen), *y)
         for m in norms:
             m.momentum = 0.1
         last = [m for m in g.modules() if isinstance(m, (torch.nn.ConvTranspose2d, torch.nn.Conv2d))][-1]

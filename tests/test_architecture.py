@@ -45,7 +45,8 @@ RUNTIME_THIRD_PARTY = {"numpy", "onnxruntime", "PIL", "typer"}
 SERVE_THIRD_PARTY = {"numpy", "PIL", "typer", "fastapi", "starlette", "uvicorn"}
 SERVE_MAY_IMPORT = ("facegan.runtime", "facegan.web", "facegan.serve")
 # train's public model and checkpoint API: all export may import from facegan.train.
-ALLOWED_FROM_TRAIN = ("facegan.train.models", "facegan.train.checkpoint", "facegan.train.config")
+# rundir: where a run keeps what export ships beside the weights (directions.json)
+ALLOWED_FROM_TRAIN = ("facegan.train.models", "facegan.train.checkpoint", "facegan.train.config", "facegan.train.rundir")
 MAX_LINES = 300
 
 

@@ -6,8 +6,11 @@ thread of this process, without and with COOP/COEP headers, and opened by web/to
 (playwright-core driving Debian's /usr/bin/chromium; never a downloaded browser). The page's faces must equal
 `FaceGenerator`'s uint8 faces within one level, and a wrong seed must not. The default export
 (onnxruntime-web from jsDelivr) runs too, the CDN played offline from npm's copy; so does the page
-with backend "http" against a real facegan-serve, loading no onnxruntime-web. Everything waits on
-events (the page's ready promise, the driver's JSON lines, the server's line), never on a sleep.
+with backend "http" against a real facegan-serve, loading no onnxruntime-web. A conditional export
+(given directions) shows one control row per attribute and a slider per direction, and draws
+Python's faces for attribute requests and edits, asked through the test hook or by working the
+controls, on both backends. Everything waits on events (the page's ready promise, the driver's
+JSON lines, the page's idle() after a control moved, the server's line), never on a sleep.
 
 Skips, saying why, without node, /usr/bin/chromium or web/node_modules (`npm ci` in web/).
 """
@@ -36,7 +39,7 @@ pytest.importorskip("torch")
 pytest.importorskip("onnx")
 pytest.importorskip("onnxruntime")
 
-from conftest import write_checkpoint  # noqa: E402
+from conftest import TEST_ATTRIBUTES, write_checkpoint  # noqa: E402
 from waiting import drain_output, wait_for_output  # noqa: E402
 
 from facegan.export.web import export_web  # noqa: E402
@@ -114,21 +117,35 @@ class Page:
         return json.loads(line)
 
     def ask(self, **command) -> dict:
-        self.process.stdin.write(json.dumps(command) + "\n")
-        self.process.stdin.flush()
-        answer = self._answer()
+        answer = self.send(**command)
         assert answer["ok"], answer
         return answer
 
-    def faces(self, n: int, seed: int, truncation: float = 1.0) -> np.ndarray:
+    def refused(self, **command) -> str:
+        """The error of a command the page must refuse."""
+        answer = self.send(**command)
+        assert not answer["ok"], answer
+        return answer["error"]
+
+    def send(self, **command) -> dict:
+        self.process.stdin.write(json.dumps(command) + "\n")
+        self.process.stdin.flush()
+        return self._answer()
+
+    def faces(self, n: int, seed: int, truncation: float = 1.0, attributes: dict | None = None,
+              edits: dict | None = None) -> np.ndarray:
         """The page's faces as uint8 (n, H, W, 3): its RGBA without the (opaque) alpha.
 
         With the http backend the page holds one picture, the grid: (1, H, W, 3).
         """
-        a = self.ask(op="faces", n=n, seed=str(seed), truncation=truncation)  # a string: 2**64 - 1 is no JS Number
-        rgba = np.frombuffer(base64.b64decode(a["rgba"]), np.uint8).reshape(-1, a["height"], a["width"], 4)
-        assert (rgba[..., 3] == 255).all()
-        return rgba[..., :3]
+        a = self.ask(op="faces", n=n, seed=str(seed), truncation=truncation,  # a string: 2**64 - 1 is no JS Number
+                     attributes=attributes or {}, edits=edits or {})
+        return rgb(a)
+
+    def control(self, **command) -> tuple[dict, np.ndarray]:
+        """Operate one control as a user would; the answer (generations, error) and the faces drawn then."""
+        a = self.ask(op="control", **command)
+        return a, rgb(a)
 
     def close(self) -> None:
         with contextlib.suppress(OSError):  # a driver that already exited has no stdin to close
@@ -138,6 +155,12 @@ class Page:
         except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.wait()
+
+
+def rgb(answer: dict) -> np.ndarray:
+    rgba = np.frombuffer(base64.b64decode(answer["rgba"]), np.uint8).reshape(-1, answer["height"], answer["width"], 4)
+    assert (rgba[..., 3] == 255).all()
+    return rgba[..., :3]
 
 
 @contextlib.contextmanager
@@ -178,6 +201,9 @@ def test_the_page_draws_the_python_runtimes_faces(sites, output):
     with serve(sites[output]) as url, page(url) as p:
         assert p.ready["ok"], p.ready
         assert p.ready["backend"] == "wasm"
+        assert (p.ready["attributes"], p.ready["directions"]) == ([], [])  # unconditional, no directions: no controls
+        controls = p.ask(op="controls")
+        assert not controls["attributesShown"] and not controls["directionsShown"] and not controls["attributes"]
         assert all(r.startswith(url) for r in p.ready["requests"]), p.ready["requests"]  # vendored: no CDN
         assert f"{url}ort/ort-wasm-simd-threaded.wasm" in p.ready["requests"]
         for seed in SEEDS:
@@ -264,3 +290,104 @@ def test_bench_web_quick(tmp_path):
     } or record["system"]["cores"] == 1
     assert all(r["images_per_s"] > 0 and r["vs_python"] > 0 for r in record["results"])
     assert "| browser wasm, 1 thread | 1 |" in done.stdout
+
+
+# ---------------------------------------------------------------------------------------------
+# Conditional models and directions: the controls, and Python's pixels for requests
+
+
+ATTRIBUTES = TEST_ATTRIBUTES  # Smiling, Eyeglasses, Black_Hair, Blond_Hair
+DIRECTIONS = ("Smiling", "Eyeglasses")
+
+
+def add_directions(model: Path, names: tuple[str, ...] = DIRECTIONS, seed: int = 0) -> None:
+    """Give `model` a `facegan.directions` entry of random unit vectors (what facegan-directions finds)."""
+    import onnx
+
+    proto = onnx.load(str(model))
+    props = {p.key: p.value for p in proto.metadata_props}
+    vectors = np.random.default_rng(seed).standard_normal((len(names), int(props["facegan.latent_dim"])))
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    props["facegan.directions"] = json.dumps({
+        "names": list(names), "vectors": vectors.tolist(), "accuracy": [0.9] * len(names),
+        "boundary_accuracy": [0.95] * len(names), "samples": 256, "method": "interfacegan"}, sort_keys=True)
+    del proto.metadata_props[:]
+    onnx.helper.set_model_props(proto, props)
+    onnx.save(proto, str(model))
+
+
+@pytest.fixture(scope="module")
+def conditional_site(tmp_path_factory) -> Path:
+    """The web folder of a tiny conditional checkpoint, its model given directions."""
+    root = tmp_path_factory.mktemp("conditional")
+    checkpoint = write_checkpoint(root / "ckpt.pt", attributes=True)
+    site = export_web(checkpoint, root / "site", ort_web=ORT_DIST, batch_sizes=(1, 3), seeds=(0,)).path
+    add_directions(site / "model.onnx")
+    return site
+
+
+def check_controls(p: Page) -> None:
+    assert (p.ready["attributes"], p.ready["directions"]) == (list(ATTRIBUTES), list(DIRECTIONS))
+    controls = p.ask(op="controls")
+    assert controls["attributesShown"] and controls["directionsShown"]
+    assert [(c["name"], c["set"], c["min"], c["max"]) for c in controls["attributes"]] == [(n, False, 0, 1) for n in ATTRIBUTES]
+    assert [(c["name"], c["value"], c["min"], c["max"]) for c in controls["directions"]] == [(n, 0, -3, 3) for n in DIRECTIONS]
+
+
+def test_a_conditional_page_draws_pythons_faces_for_attributes_and_edits(conditional_site):
+    python = FaceGenerator(conditional_site / "model.onnx", device="cpu")
+    with serve(conditional_site) as url, page(url) as p:
+        assert p.ready["ok"], p.ready
+        check_controls(p)
+        asked = {"Smiling": 1.0, "Eyeglasses": 0.0}
+        for seed in (0, 7, 2**64 - 1):
+            assert max_level_diff(p.faces(3, seed, attributes=asked), python.generate(3, seed, attributes=asked)) <= 1, seed
+        assert max_level_diff(p.faces(3, 7), python.generate(3, 7)) <= 1  # unset: drawn from the prior, as Python draws
+        got = p.faces(2, 5, truncation=0.8, attributes={"Black_Hair": 0.7}, edits={"Smiling": 2.0})
+        assert max_level_diff(got, python.edit(5, {"Smiling": 2.0}, n=2, truncation=0.8, attributes={"Black_Hair": 0.7})) <= 1
+        assert 'unknown attribute "Bald"' in p.refused(op="faces", n=1, seed="0", attributes={"Bald": 1})
+        assert "from -3 to 3" in p.refused(op="faces", n=1, seed="0", edits={"Smiling": 4})
+        # The test can fail: the attributes and the edit change the faces.
+        assert max_level_diff(p.faces(3, 7, attributes={"Smiling": 0.0}), python.generate(3, 7, attributes={"Smiling": 1.0})) > 4
+        assert max_level_diff(got, python.generate(2, 5, truncation=0.8, attributes={"Black_Hair": 0.7})) > 4
+        # The controls, as a user works them: each change draws the faces again (seed 7, 3 faces, as last asked).
+        p.faces(3, 7)  # every attribute unset, every edit 0; the sliders keep their values (Eyeglasses 0)
+        before = p.ask(op="controls")
+        state, faces = p.control(attribute="Eyeglasses", set=True)  # the slider still holds 0 from `asked`
+        assert state["error"] is None and state["generations"] > 0
+        assert max_level_diff(faces, python.generate(3, 7, attributes={"Eyeglasses": 0.0})) <= 1
+        state2, faces = p.control(attribute="Smiling", value=0.25)  # moving a slider sets its attribute
+        assert state2["generations"] > state["generations"]
+        assert max_level_diff(faces, python.generate(3, 7, attributes={"Eyeglasses": 0.0, "Smiling": 0.25})) <= 1
+        _, faces = p.control(direction="Eyeglasses", value=-1.5)
+        expected = python.edit(7, {"Eyeglasses": -1.5}, n=3, attributes={"Eyeglasses": 0.0, "Smiling": 0.25})
+        assert max_level_diff(faces, expected) <= 1
+        _, faces = p.control(attribute="Smiling", set=False)
+        assert max_level_diff(faces, python.edit(7, {"Eyeglasses": -1.5}, n=3, attributes={"Eyeglasses": 0.0})) <= 1
+        assert [c["set"] for c in p.ask(op="controls")["attributes"]] == [False, True, False, False] != [c["set"] for c in before["attributes"]]
+
+
+@pytest.mark.skipif(importlib.util.find_spec("fastapi") is None or importlib.util.find_spec("uvicorn") is None,
+                    reason="facegan-serve needs the serve extra (fastapi, uvicorn)")
+def test_with_facegan_serve_a_conditional_page_asks_for_attributes_and_edits(conditional_site):
+    model = conditional_site / "model.onnx"
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    server = subprocess.Popen([sys.executable, "-m", "facegan.serve", str(model), "--port", "0", "--device", "cpu"],
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env)
+    try:
+        said = wait_for_output(server.stdout.fileno(), "(Ctrl-C", TIMEOUT_S)
+        threading.Thread(target=drain_output, args=(server.stdout.fileno(),), daemon=True).start()
+        url = re.search(r" at (http://\S+?)/? \(Ctrl-C", said).group(1) + "/"
+        python = FaceGenerator(model, device="cpu")
+        with page(url) as p:
+            assert p.ready["ok"], p.ready
+            assert p.ready["backend"] == "http"
+            check_controls(p)
+            asked = {"Smiling": 1.0, "Black_Hair": 0.5}
+            got = p.faces(4, 7, attributes=asked, edits={"Eyeglasses": -2.0})[0]
+            assert np.array_equal(got, grid(python.edit(7, {"Eyeglasses": -2.0}, n=4, attributes=asked), nrow=2))
+            _, faces = p.control(attribute="Black_Hair", set=False)
+            assert np.array_equal(faces[0], grid(python.edit(7, {"Eyeglasses": -2.0}, n=4, attributes={"Smiling": 1.0}), nrow=2))
+    finally:
+        server.terminate()
+        server.wait(timeout=60)

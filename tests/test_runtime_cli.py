@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image
 import cli_output
-from runtime_models import toy_model
+from runtime_models import conditional_model, toy_directions, toy_model
 from typer.testing import CliRunner
 
 from facegan.runtime.cli import app
@@ -155,3 +155,60 @@ def test_unusable_picture_paths_are_usage_errors_named_before_generating(model, 
     assert result.exit_code == 2, result.output
     assert message in result.output and ".tmp" not in result.output
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.fixture(scope="module")
+def conditional(tmp_path_factory) -> Path:
+    d = tmp_path_factory.mktemp("conditional")
+    return conditional_model(d / "cond.onnx", output_dtype="uint8", directions=toy_directions(8))
+
+
+def faces_in(folder: Path) -> np.ndarray:
+    return np.stack([np.asarray(Image.open(f)) for f in sorted(folder.glob("*.png"))])
+
+
+def test_attr_gives_the_library_faces(conditional, tmp_path):
+    result = invoke(conditional, "--n", 4, "--seed", 2, "--attr", "Smiling=1", "--attr", "Eyeglasses=0,Male=0.5",
+                    "--dir", tmp_path)
+    assert result.exit_code == 0, result.output
+    assert "attributes Eyeglasses=0,Male=0.5,Smiling=1" in result.stdout
+    want = FaceGenerator(conditional, device="cpu").generate(
+        4, seed=2, attributes={"Smiling": 1, "Eyeglasses": 0, "Male": 0.5})
+    np.testing.assert_array_equal(faces_in(tmp_path), want)
+
+
+def test_edit_gives_the_library_faces(conditional, tmp_path):
+    result = invoke(conditional, "--n", 3, "--seed", 5, "--edit", "Eyeglasses=+1.5", "--truncation", 0.7,
+                    "--attr", "Male=1", "--dir", tmp_path)
+    assert result.exit_code == 0, result.output
+    assert "edit Eyeglasses=1.5" in result.stdout
+    want = FaceGenerator(conditional, device="cpu").edit(5, {"Eyeglasses": 1.5}, n=3, truncation=0.7,
+                                                         attributes={"Male": 1})
+    np.testing.assert_array_equal(faces_in(tmp_path), want)
+
+
+def test_attr_with_interpolate(conditional, tmp_path):
+    result = invoke(conditional, "--interpolate", 1, 2, "--steps", 3, "--attr", "Smiling=1", "--gif", tmp_path / "m.gif")
+    assert result.exit_code == 0, result.output
+    assert "attributes Smiling=1" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("which", "args", "message"),
+    [
+        ("conditional", ["--attr", "Grinning=1"], "--attr: unknown name Grinning; cond.onnx has Smiling, Eyeglasses, "
+                                                  "Black_Hair, Blond_Hair, Male"),
+        ("conditional", ["--edit", "Bald=1"], "--edit: unknown name Bald; cond.onnx has Smiling, Eyeglasses"),
+        ("conditional", ["--attr", "Smiling=2"], "Smiling must be a number in [0, 1]"),
+        ("conditional", ["--attr", "Smiling"], "--attr expects NAME=VALUE"),
+        ("conditional", ["--edit", "Smiling=lots"], "--edit expects NAME=VALUE"),
+        ("conditional", ["--interpolate", 1, 2, "--edit", "Smiling=1"], "--edit does not apply to --interpolate"),
+        ("plain", ["--attr", "Smiling=1"], "--attr: toy.onnx is an unconditional model (it has no attributes)"),
+        ("plain", ["--edit", "Smiling=1"], "--edit: toy.onnx has no directions; run facegan-directions"),
+    ],
+)
+def test_attr_and_edit_usage_errors_exit_2_with_one_line(model, conditional, tmp_path, which, args, message):
+    result = invoke({"conditional": conditional, "plain": model}[which], *args, "--out", tmp_path / "x.png")
+    assert result.exit_code == 2, result.output
+    assert message in one_error_line(result)
+    assert not (tmp_path / "x.png").exists()

@@ -216,7 +216,9 @@ def with_props(tmp_path, **changes) -> str:
 @pytest.mark.parametrize(
     ("changes", "message"),
     [
-        ({"format_version": "2"}, "format version"),
+        ({"format_version": "3"}, "format version '3'; this facegan reads versions 1 and 2"),
+        ({"format_version": "2"}, "missing facegan.attributes_input, facegan.attributes"),
+        ({"attributes": "{}"}, "facegan.attributes in format version 1"),
         ({"latent_dim": "16"}, "shape"),
         ({"image_size": "16"}, "shape"),
         ({"output_name": "faces"}, "output"),

@@ -33,7 +33,7 @@ from PIL import Image  # noqa: E402
 from typer.testing import CliRunner  # noqa: E402
 
 import cli_output  # noqa: E402
-from conftest import write_checkpoint  # noqa: E402
+from conftest import TEST_ATTRIBUTES, write_checkpoint  # noqa: E402
 from waiting import wait_for_output  # noqa: E402
 
 from facegan.runtime.generator import FaceGenerator  # noqa: E402
@@ -64,8 +64,8 @@ def gen(model) -> FaceGenerator:
     return FaceGenerator(model, device="cpu")
 
 
-def start_server(model: Path, *flags: str, stderr_path: Path) -> tuple[subprocess.Popen, str]:
-    """The real server on a free port (port 0); returns it and its URL once it says it is ready."""
+def start_server(model: Path, *flags: str, stderr_path: Path) -> tuple[subprocess.Popen, str, str]:
+    """The real server on a free port (port 0); returns it, its URL and its ready line once it says it is ready."""
     stderr = open(stderr_path, "wb")
     proc = subprocess.Popen(
         [sys.executable, "-m", "facegan.serve", str(model), "--port", "0", "--device", "cpu", *flags],
@@ -79,7 +79,7 @@ def start_server(model: Path, *flags: str, stderr_path: Path) -> tuple[subproces
         raise AssertionError(f"server did not start: {stderr_path.read_text()[-2000:]}") from None
     url = re.search(r"at (http://127\.0\.0\.1:\d+/)", line).group(1)
     assert httpx.get(url + "healthz", timeout=30).json()["status"] == "ok"
-    return proc, url
+    return proc, url, line
 
 
 def stop_server(proc: subprocess.Popen, stderr_path: Path, signum: int = signal.SIGINT) -> str:
@@ -96,7 +96,7 @@ def stop_server(proc: subprocess.Popen, stderr_path: Path, signum: int = signal.
 @pytest.fixture(scope="module")
 def server(model, tmp_path_factory):
     stderr_path = tmp_path_factory.mktemp("server") / "stderr.txt"
-    proc, url = start_server(model, "--concurrency", "1", "--cors-origin", ALLOWED_ORIGIN, stderr_path=stderr_path)
+    proc, url, _ = start_server(model, "--concurrency", "1", "--cors-origin", ALLOWED_ORIGIN, stderr_path=stderr_path)
     with httpx.Client(base_url=url, timeout=60) as client:
         yield client
     stop_server(proc, stderr_path)
@@ -306,7 +306,7 @@ def test_busy_slots_answer_503_at_once(server):
 
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
 def test_a_signal_stops_it_cleanly(model, tmp_path, signum):
-    proc, url = start_server(model, stderr_path=tmp_path / "stderr.txt")
+    proc, url, _ = start_server(model, stderr_path=tmp_path / "stderr.txt")
     assert httpx.get(url + "v1/faces", timeout=30).status_code == 200
     stop_server(proc, tmp_path / "stderr.txt", signum)
 
@@ -402,3 +402,165 @@ def test_slots_never_wait():
 def test_limits_refuse_nonsense(bad):
     with pytest.raises(ValueError):
         Limits(**bad)
+
+
+# ---------------------------------------------------------------------------------------------
+# Attributes (conditional models) and directions (edits), in process
+
+
+ATTRIBUTES = TEST_ATTRIBUTES  # Smiling, Eyeglasses, Black_Hair, Blond_Hair
+DIRECTIONS = ("Smiling", "Eyeglasses")
+
+
+def with_directions(model: Path, out: Path, names: tuple[str, ...] = DIRECTIONS, seed: int = 0) -> Path:
+    """`model` with a `facegan.directions` entry of random unit vectors (as facegan-directions writes)."""
+    import onnx
+
+    proto = onnx.load(str(model))
+    props = {p.key: p.value for p in proto.metadata_props}
+    dim = int(props["facegan.latent_dim"])
+    vectors = np.random.default_rng(seed).standard_normal((len(names), dim))
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    props["facegan.directions"] = json.dumps({
+        "names": list(names), "vectors": vectors.tolist(), "accuracy": [0.9] * len(names),
+        "boundary_accuracy": [0.95] * len(names), "samples": 256, "method": "interfacegan"}, sort_keys=True)
+    del proto.metadata_props[:]
+    onnx.helper.set_model_props(proto, props)
+    onnx.save(proto, str(out))
+    return out
+
+
+@pytest.fixture(scope="module")
+def edited(model, tmp_path_factory) -> TestClient:
+    """The unconditional model with directions."""
+    path = with_directions(model, tmp_path_factory.mktemp("edited") / "edited.onnx")
+    with TestClient(create_app(FaceGenerator(path, device="cpu"))) as client:
+        yield client
+
+
+@pytest.fixture(scope="module")
+def conditional_model(tmp_path_factory) -> Path:
+    from facegan.export import export_onnx
+
+    folder = tmp_path_factory.mktemp("conditional")
+    ckpt = write_checkpoint(folder / "ckpt.pt", attributes=True)
+    return with_directions(export_onnx(ckpt, folder / "plain.onnx").path, folder / "model.onnx")
+
+
+@pytest.fixture(scope="module")
+def conditional(conditional_model) -> TestClient:
+    with TestClient(create_app(FaceGenerator(conditional_model, device="cpu"))) as client:
+        yield client
+
+
+@pytest.fixture(scope="module")
+def cgen(conditional_model) -> FaceGenerator:
+    return FaceGenerator(conditional_model, device="cpu")
+
+
+@pytest.fixture(scope="module")
+def plain(gen) -> TestClient:
+    """The unconditional model without directions."""
+    with TestClient(create_app(gen)) as client:
+        yield client
+
+
+def test_attributes_give_the_librarys_faces(conditional, cgen):
+    asked = {"Smiling": 1.0, "Eyeglasses": 0.0}
+    r = conditional.get("/v1/faces", params={"seed": 3, "n": 4, "nrow": 2, "attr": "Smiling=1,Eyeglasses=0"})
+    assert r.status_code == 200, r.text
+    np.testing.assert_array_equal(decode(r), grid(cgen.generate(4, 3, attributes=asked), 2))
+    # Another spelling of the same request: the same bytes, the same tag.
+    for params in ([("seed", 3), ("n", 4), ("nrow", 2), ("attr", "Eyeglasses=0.0"), ("attr", "Smiling=1.0")],
+                   [("seed", 3), ("n", 4), ("nrow", 2), ("attr", " Eyeglasses=0 , Smiling=+1 ")]):
+        again = conditional.get("/v1/faces", params=params)
+        assert again.headers["etag"] == r.headers["etag"] and again.content == r.content
+    other = conditional.get("/v1/faces", params={"seed": 3, "n": 4, "nrow": 2, "attr": "Smiling=0,Eyeglasses=0"})
+    assert other.headers["etag"] != r.headers["etag"] and not np.array_equal(decode(other), decode(r))
+    # Unset attributes are drawn from the prior: no attr= is generate() without requests.
+    np.testing.assert_array_equal(decode(conditional.get("/v1/faces?seed=3")), cgen.generate(1, 3)[0])
+    assert conditional.get("/v1/faces?seed=3").headers["etag"] != conditional.get("/v1/faces?seed=3&attr=Black_Hair=1").headers["etag"]
+
+
+def test_edits_move_along_the_directions(conditional, cgen, edited):
+    r = conditional.get("/v1/faces", params={"seed": 5, "n": 2, "edit": "Smiling=2", "attr": "Black_Hair=1", "truncation": 0.8})
+    assert r.status_code == 200, r.text
+    expected = cgen.edit(5, {"Smiling": 2.0}, n=2, truncation=0.8, attributes={"Black_Hair": 1.0})
+    np.testing.assert_array_equal(decode(r), grid(expected, 2))
+    assert not np.array_equal(decode(r), grid(cgen.generate(2, 5, truncation=0.8, attributes={"Black_Hair": 1.0}), 2))
+    # An edit of 0 moves nothing: the faces and the tag of no edit.
+    still = conditional.get("/v1/faces", params={"seed": 5, "edit": "Smiling=0"})
+    assert still.headers["etag"] == conditional.get("/v1/faces?seed=5").headers["etag"]
+    # An unconditional model may have directions too.
+    gen = edited.app.state.service.generator
+    r = edited.get("/v1/faces", params=[("seed", 9), ("edit", "Smiling=-1.5"), ("edit", "Eyeglasses=1")])
+    np.testing.assert_array_equal(decode(r), gen.edit(9, {"Smiling": -1.5, "Eyeglasses": 1.0})[0])
+    assert r.headers["etag"] == edited.get("/v1/faces?seed=9&edit=Eyeglasses=1,Smiling=-1.50").headers["etag"]
+
+
+def test_a_morph_with_attributes(conditional, cgen):
+    asked = {"Eyeglasses": 1.0}
+    frames = cgen.interpolate(3, 4, steps=5, attributes=asked)
+    gif = conditional.get("/v1/morph", params={"seed_a": 3, "seed_b": 4, "steps": 5, "attr": "Eyeglasses=1"})
+    assert gif.status_code == 200 and Image.open(io.BytesIO(gif.content)).n_frames == 5
+    for attr, expected in (("Eyeglasses=1", frames), (None, cgen.interpolate(3, 4, steps=5))):
+        for k in (0, 2, 4):
+            params = {"seed_a": 3, "seed_b": 4, "steps": 5, "frame": k, "format": "png", **({"attr": attr} if attr else {})}
+            r = conditional.get("/v1/morph", params=params)
+            assert r.status_code == 200, r.text
+            np.testing.assert_array_equal(decode(r), expected[k])
+
+
+def test_model_lists_attributes_and_directions(conditional, conditional_model, edited, plain):
+    info = conditional.get("/v1/model").json()
+    space = json.loads(info["metadata"]["facegan.attributes"])
+    assert info["attributes"] == {"names": list(ATTRIBUTES), "frequencies": space["frequencies"]}
+    assert info["directions"] == {"names": list(DIRECTIONS)}
+    assert info["metadata"]["facegan.format_version"] == "2"
+    assert edited.get("/v1/model").json()["attributes"] == {"names": [], "frequencies": []}
+    assert edited.get("/v1/model").json()["directions"] == {"names": list(DIRECTIONS)}
+    assert plain.get("/v1/model").json()["directions"] == {"names": []}
+
+
+@pytest.mark.parametrize("client, query, words", [
+    ("conditional", "/v1/faces?attr=Smiling=1,Bald=1", "unknown attribute 'Bald'; this model's attributes are Smiling, Eyeglasses, Black_Hair, Blond_Hair"),
+    ("conditional", "/v1/faces?attr=Smiling=2", "between 0 and 1"),
+    ("conditional", "/v1/faces?attr=Smiling=-0.5", "between 0 and 1"),
+    ("conditional", "/v1/faces?attr=Smiling", "NAME=VALUE"),
+    ("conditional", "/v1/faces?attr=Smiling=nan", "finite"),
+    ("conditional", "/v1/faces?attr=Smiling=1&attr=Smiling=0", "twice"),
+    ("conditional", "/v1/faces?edit=Bald=1", "unknown direction 'Bald'"),
+    ("conditional", "/v1/faces?edit=Smiling=inf", "finite"),
+    ("conditional", "/v1/morph?edit=Smiling=1", "unknown parameter 'edit'"),
+    ("conditional", "/v1/morph?attr=Black_Hair=3", "between 0 and 1"),
+    ("conditional", "/v1/faces?seed=1&seed=2&attr=Black_Hair=1", "more than once"),
+    ("conditional", "/v1/faces?n=65&attr=Black_Hair=1", "less than or equal to 64"),
+    ("edited", "/v1/faces?attr=Smiling=1", "unconditional model (it has no attributes); its directions take edit="),
+    ("plain", "/v1/faces?attr=Smiling=1", "unconditional model"),
+    ("plain", "/v1/morph?attr=Smiling=1&frame=1&format=png", "unconditional model"),
+    ("plain", "/v1/faces?edit=Smiling=1", "has no directions; run facegan-directions"),
+])
+def test_bad_attributes_and_edits_get_one_line_of_json(request, client, query, words):
+    assert words in assert_json_error(request.getfixturevalue(client).get(query), 422)
+
+
+def test_attributes_respect_the_response_size_cap(cgen):
+    size = cgen.image_size
+    with TestClient(create_app(cgen, Limits(max_response_bytes=estimate_bytes(size, size, 3, frames=4)))) as client:
+        assert client.get("/v1/faces?n=1&attr=Black_Hair=1&edit=Smiling=1").status_code == 200
+        assert "MiB" in assert_json_error(client.get("/v1/faces?n=16&attr=Black_Hair=1&edit=Smiling=1"), 422)
+
+
+def test_the_real_server_with_a_conditional_model(conditional_model, cgen, tmp_path):
+    """uvicorn's own query parsing (repeated and percent-encoded parameters) and the ready line's counts."""
+    proc, url, line = start_server(conditional_model, stderr_path=tmp_path / "stderr.txt")
+    try:
+        assert "4 attribute(s), 2 direction(s)" in line
+        asked = {"Smiling": 1.0, "Blond_Hair": 0.25}
+        r = httpx.get(url + "v1/faces?seed=11&n=2&attr=Smiling%3D1&attr=Blond_Hair=0.25&edit=Eyeglasses%3D-1%2CSmiling%3D0.5", timeout=60)
+        assert r.status_code == 200, r.text
+        expected = cgen.edit(11, {"Eyeglasses": -1.0, "Smiling": 0.5}, n=2, attributes=asked)
+        np.testing.assert_array_equal(decode(r), grid(expected, 8))
+        assert "unknown attribute" in assert_json_error(httpx.get(url + "v1/faces?attr=Bald=1", timeout=60), 422)
+    finally:
+        stop_server(proc, tmp_path / "stderr.txt")

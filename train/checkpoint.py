@@ -16,6 +16,8 @@ A checkpoint is a plain dict of tensors, numbers, strings and lists, so it loads
     data_position     {"epoch": e, "batch": b}: the next batch to train on
     rng               {"torch": ByteTensor, "cuda": [ByteTensor...]}
     metrics           last logged metrics (dict of floats)
+    attributes        conditional models only: runtime.attributes.summarize of the conditioned labels
+                      (names in input order, frequencies, rows, prior), copied into exported models
     facegan_version   str
 """
 
@@ -56,6 +58,7 @@ def build_checkpoint(
     num_images: int = 0,
     rng: dict | None = None,
     metrics: dict | None = None,
+    attributes: dict | None = None,
 ) -> dict:
     """The checkpoint dict, the one place its keys are spelled (the loop, tests and benchmarks use it).
 
@@ -81,6 +84,8 @@ def build_checkpoint(
         state.update({k: optimizers[k] for k in RESUME_STATE})
     if rng is not None:
         state["rng"] = rng
+    if attributes is not None:
+        state["attributes"] = attributes
     return state
 
 

@@ -46,6 +46,15 @@ def _absolute_data(data: str) -> str:
     return data if data in NAMED_DATA else str(Path(data).expanduser().resolve())
 
 
+def _canonical_names(names: str) -> str:
+    """A comma list as stored: "Smiling, Eyeglasses" -> "Smiling,Eyeglasses"."""
+    return ",".join(n.strip() for n in str(names).split(",") if n.strip())
+
+
+def _absolute_file(path: str) -> str:
+    return str(Path(path).expanduser().resolve()) if str(path) else ""
+
+
 @dataclass(frozen=True)
 class ModelConfig:
     latent_dim: int = option(100, "Length of the latent vector z: 100 (classic DCGAN) or 128.", min=1)
@@ -120,6 +129,11 @@ class TrainConfig:
                             resume=True)
     crop: int = option(0, "Centre crop side in source pixels before resizing (0 = the largest square).", min=0)
     toy_faces: int = option(10000, "Number of images in the toy-faces data set.", min=1)
+    condition: str = option("", "Attributes to condition on, comma-separated names from the labels, or all "
+                            "(empty = an unconditional model).", convert=_canonical_names)
+    labels: str = option("", "Labels CSV of a folder of images: a file column (paths relative to the folder) "
+                         "and one 0/1 or -1/1 column per attribute (a label column becomes label=k).",
+                         cli_type=Path, convert=_absolute_file)
     log_every: int = option(50, "Steps between metrics lines.", min=1, resume=True)
     sample_count: int = internal(64, min=1)  # images in the fixed-noise sample grid (8 x 8), drawn from --seed
     keep: int = option(3, "Per-epoch checkpoints kept besides last.pt (0 = keep all).", min=0, resume=True)

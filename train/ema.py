@@ -59,11 +59,12 @@ class EMA:
 
     @torch.no_grad()
     def recalibrate(self, latent_dim: int, seed: int, batches: int = RECALIBRATION_BATCHES,
-                    batch_size: int = RECALIBRATION_BATCH_SIZE) -> None:
+                    batch_size: int = RECALIBRATION_BATCH_SIZE, space=None) -> None:
         """BatchNorm running statistics of the averaged weights: a cumulative average over fresh z.
 
         The noise comes from its own generator (`seed`), so the training run's random stream, and
-        with it exact resume, is untouched.
+        with it exact resume, is untouched. A conditional generator gets attributes drawn from
+        `space` (a runtime.attributes.AttributeSpace: the data's prior) with the same seed.
         """
         norms = [m for m in self.module.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
         if not norms:
@@ -75,8 +76,13 @@ class EMA:
             m.reset_running_stats()
             m.momentum = None  # cumulative average over the batches below
         self.module.train()
-        for _ in range(batches):
-            self.module(torch.randn(batch_size, latent_dim, generator=gen).to(device))
+        for b in range(batches):
+            inputs = [torch.randn(batch_size, latent_dim, generator=gen)]
+            if space is not None:
+                from facegan.runtime.attributes import attribute_vectors
+
+                inputs.append(torch.from_numpy(attribute_vectors(space, batch_size, seed, start=b * batch_size)))
+            self.module(*(x.to(device) for x in inputs))
         for m, momentum in zip(norms, momenta):
             m.momentum = momentum
         self.module.eval()

@@ -32,6 +32,7 @@ from typing import Callable, Iterable, Iterator
 import numpy as np
 import torch
 
+from facegan.runtime.attributes import attribute_vectors
 from facegan.runtime.errors import UsageError
 from facegan.runtime.images import to_uint8
 from facegan.runtime.latents import latents
@@ -116,16 +117,22 @@ def generated_batches(
     device: str | torch.device,
     batch_size: int = 50,
     seed: int = 0,
+    space=None,
 ) -> Iterator[np.ndarray]:
-    """uint8 (B, C, H, W) images from the eager generator `g` for latents(seed, n, latent_dim)."""
+    """uint8 (B, C, H, W) images from the eager generator `g` for latents(seed, n, latent_dim).
+
+    A conditional `g` gets the attributes of the same faces drawn from `space` (the training data's
+    prior, a runtime.attributes.AttributeSpace), as the runtime's generate(n, seed) draws them.
+    """
     z_all = latents(seed, n, latent_dim)
+    inputs = [z_all] if space is None else [z_all, attribute_vectors(space, n, seed)]
     was_training = g.training
     g.eval()  # BatchNorm running statistics, as in every exported model
     try:
         for start in range(0, n, batch_size):
-            z = torch.from_numpy(z_all[start : start + batch_size]).to(device)
+            chunk = [torch.from_numpy(x[start : start + batch_size]).to(device) for x in inputs]
             with torch.no_grad():
-                x = g(z).float().cpu().numpy()
+                x = g(*chunk).float().cpu().numpy()
             yield to_uint8(x, value_range)
     finally:
         g.train(was_training)
@@ -141,6 +148,7 @@ def generator_features(
     device: str | torch.device | None = None,
     batch_size: int = 50,
     seed: int = 0,
+    space=None,
 ) -> np.ndarray:
     """Features of `n` images of the eager generator `g` (eval mode, restored after).
 
@@ -150,7 +158,7 @@ def generator_features(
     _check_n(n)
     if device is None:
         device = next(g.parameters()).device
-    return features_of(generated_batches(g, latent_dim, value_range, n, device, batch_size, seed), inception)
+    return features_of(generated_batches(g, latent_dim, value_range, n, device, batch_size, seed, space), inception)
 
 
 def onnx_features(

@@ -54,7 +54,7 @@ def fid(
             what, model_size = _describe_onnx(model)
             trained_on = DataSpec(data, model_size)  # no training settings to follow: the defaults
         else:
-            g, model_cfg, what, trained_on = _load_generator(model, data)
+            g, model_cfg, what, trained_on, space = _load_generator(model, data)
             model_size = model_cfg.image_size
         size = image_size or model_size
         spec = DataSpec(data, size, crop=trained_on.crop if crop is None else crop, seed=trained_on.seed,
@@ -67,7 +67,8 @@ def fid(
                                         batch_size=batch_size, seed=seed)
         else:
             fake = fidlib.generator_features(g.to(dev), model_cfg.latent_dim, model_cfg.value_range, samples,
-                                             inception=inception, device=dev, batch_size=batch_size, seed=seed)
+                                             inception=inception, device=dev, batch_size=batch_size, seed=seed,
+                                             space=space)
         scores = fidlib.quality_scores(real, fake)
         n_real = len(real)
     typer.echo(f"FID {scores['fid']:.3f}")
@@ -79,7 +80,10 @@ def fid(
 
 
 def _load_generator(path: Path, data: str):
-    """(eval-mode Generator, ModelConfig, description, the DataSpec it trained with); EMA weights when present."""
+    """(eval-mode Generator, ModelConfig, description, the DataSpec it trained with, the attribute prior of a
+    conditional model or None); EMA weights when present."""
+    from facegan.runtime.attributes import AttributeSpace
+
     from .checkpoint import generator_weights, load_checkpoint, resolve_checkpoint_path
     from .config import ModelConfig, from_dict
     from .data import DataSpec
@@ -95,7 +99,8 @@ def _load_generator(path: Path, data: str):
     defaults = DataSpec(data, cfg.image_size)
     trained_on = DataSpec(data, cfg.image_size, crop=int(t.get("crop", 0) or 0), seed=int(t.get("seed", defaults.seed)),
                           toy_faces=int(t.get("toy_faces", defaults.toy_faces)))
-    return g, cfg, f"{ckpt_path} (eager, {weights}, step {ckpt['step']}, {cfg.image_size} px)", trained_on
+    space = AttributeSpace.from_json(ckpt["attributes"], str(ckpt_path)) if ckpt.get("attributes") else None
+    return g, cfg, f"{ckpt_path} (eager, {weights}, step {ckpt['step']}, {cfg.image_size} px)", trained_on, space
 
 
 def _describe_onnx(path: Path) -> tuple[str, int]:

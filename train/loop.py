@@ -8,6 +8,7 @@ resumed (`resume.resume_from`) ends with the same weights as one that never stop
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import time
 from dataclasses import dataclass, field
@@ -22,8 +23,9 @@ from facegan.runtime.latents import latents
 
 from . import distributed, snapshot, step
 from .collapse import CollapseDetector, Event
+from .conditioning import Conditioning, check_resumed, conditioning
 from .config import ModelConfig, TrainConfig
-from .data import DataSpec, ImageData, load_data, report_skipped
+from .data import DataSpec, ImageData, load_data, load_labels, report_skipped
 from .devices import autocast_for, pick_device
 from .errors import CheckpointError, DataError, Interrupted
 from .guard import NonFiniteGuard
@@ -68,7 +70,13 @@ def train(
     say = echo if main else (lambda _msg: None)
 
     # Data: rank 0 builds the decode cache, the others then read it
-    data = _load_data_ranked(_data_spec(model_cfg, train_cfg, run), info, show=main and not quiet)
+    spec = _data_spec(model_cfg, train_cfg, run)
+    data = _load_data_ranked(spec, info, show=main and not quiet)
+    cond = _conditioning(train_cfg, spec, data)  # a conditional run: the chosen labels of every image
+    if cond is not None:
+        model_cfg = dataclasses.replace(model_cfg, num_attributes=len(cond.names))
+    if resume is not None:
+        check_resumed(cond, resume)
     batch_per_rank = train_cfg.batch_size // info.world_size
     batches_per_epoch = data.batches_per_epoch(batch_per_rank, info.world_size)  # DataError if < 1
     _check_same_data(resume, data)
@@ -89,16 +97,20 @@ def train(
     # cache miss (whose DataLoader draws from the global RNG) and a hit train alike.
     torch.manual_seed(train_cfg.seed + info.rank)  # weights are seeded separately, by build_models
     s = build_state(model_cfg, train_cfg, device, total_steps)
-    s.num_images = len(data)
+    s.num_images, s.conditioning = len(data), cond
     if resume is not None:
         _load_resumed(s, resume, run, info)
     nets = step.step_networks(s, info)
     fixed_noise = torch.from_numpy(latents(train_cfg.seed, train_cfg.sample_count, model_cfg.latent_dim)).to(device)
+    fixed_attributes = None if cond is None else cond.draw(len(fixed_noise), train_cfg.seed, device)
     if main:
         run.write_config(model_cfg, train_cfg)
         if not run.real_png.exists():
             save_grid(data.sample(min(train_cfg.sample_count, len(data))).float() / 255.0, run.real_png)
     say(f"data: {data.description}")
+    if cond is not None:
+        say(f"conditioned on {len(cond.names)} attributes: " + ", ".join(
+            f"{name} {freq:.0%}" for name, freq in zip(cond.names, cond.summary["frequencies"])))
     say(f"training {train_cfg.preset} on {device.type} x{info.world_size}: "
         f"{total_steps} steps ({batches_per_epoch} per epoch), from step {s.step}")
 
@@ -116,9 +128,10 @@ def train(
                         done=s.step, fields={"epoch": 0, "stats": ""}, echo=say)
     with StopFlag() as stop, progress:
         while s.step < total_steps:
-            for real_u8 in data.batches(s.epoch, batch_per_rank, train_cfg.seed, s.batch, info.rank, info.world_size):
-                # (1) Update D, (2) Update G: one step on this batch
-                result = step.train_step(s, real_u8, nets)
+            order = data.epoch_indices(s.epoch, batch_per_rank, train_cfg.seed, info.rank, info.world_size)[s.batch:]
+            for real_u8, indices in zip(data.serve(order, train_cfg.seed), order):
+                # (1) Update D, (2) Update G: one step on this batch (and its labels, when conditional)
+                result = step.train_step(s, real_u8, nets, None if cond is None else cond.batch(indices))
 
                 # Guard: a non-finite loss skips the step; MAX_BAD_STEPS in a row restore last.pt
                 if guard.check(s, result):
@@ -145,7 +158,8 @@ def train(
                 pause_start = time.perf_counter()
                 if snapshot.save_snapshot(s, run, fixed_noise, info, say, epoch_end=True, healthy=guard.healthy):
                     checkpoint_step = s.step
-                warn(collapse.observe_samples(s.step, generate(sampling_generator(s), fixed_noise, model_cfg.value_range),
+                warn(collapse.observe_samples(s.step, generate(sampling_generator(s), fixed_noise, model_cfg.value_range,
+                                                                   fixed_attributes),
                                               real_spread))
                 if on_epoch is not None and main:
                     on_epoch(s, data)
@@ -192,7 +206,17 @@ def _data_spec(model_cfg: ModelConfig, cfg: TrainConfig, run: RunDir) -> DataSpe
         workers=cfg.workers,
         seed=cfg.seed,
         toy_faces=cfg.toy_faces,
+        labels=Path(cfg.labels) if cfg.labels else None,
     )
+
+
+def _conditioning(cfg: TrainConfig, spec: DataSpec, data: ImageData) -> Conditioning | None:
+    """The labels --condition names, row i for image i of `data`; None for an unconditional run."""
+    if not cfg.condition:
+        if cfg.labels:
+            raise UsageError("--labels is read only for --condition NAMES (or all); add it, or drop --labels")
+        return None
+    return conditioning(cfg.condition, load_labels(spec, data))
 
 
 def _load_data_ranked(spec: DataSpec, info: distributed.DistInfo, show: bool) -> ImageData:

@@ -15,6 +15,8 @@ Label targets only affect "bce" and "lsgan": hinge and Wasserstein losses have n
 
 from __future__ import annotations
 
+from typing import Callable
+
 import torch
 import torch.nn.functional as F
 
@@ -64,7 +66,7 @@ def g_loss(loss: str, fake_logits: torch.Tensor) -> torch.Tensor:
     return -fake_logits.mean()  # hinge and wgan-gp
 
 
-def gradient_penalty(d: torch.nn.Module, real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
+def gradient_penalty(d: Callable[[torch.Tensor], torch.Tensor], real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
     """WGAN-GP penalty E[(||grad_x D(x_hat)||_2 - 1)^2] at random interpolates x_hat (unweighted).
 
     The mixing weights come from the global torch RNG (drawn on the CPU, so the sequence does not

@@ -149,6 +149,8 @@ def check_attributes(cfg: ModelConfig, attributes: torch.Tensor | None, batch: i
     if not isinstance(attributes, torch.Tensor) or not attributes.is_floating_point():
         kind = attributes.dtype if isinstance(attributes, torch.Tensor) else type(attributes).__name__
         raise UsageError(f"attributes must be a float tensor of shape ({batch}, {k}), got {kind}")
+    if torch.jit.is_tracing():  # TorchScript export: the shapes are the example's, checked by the exporter
+        return attributes
     if attributes.dim() != 2 or attributes.shape[0] != batch or attributes.shape[1] != k:
         raise UsageError(f"attributes must have shape ({batch}, {k}) (batch, num_attributes), "
                          f"got {tuple(attributes.shape)}")

@@ -39,7 +39,8 @@ def epoch_hook(run_dir: Path, model_cfg: ModelConfig, train_cfg: TrainConfig, ec
 
     def hook(s, data) -> None:
         if train_cfg.fid_every > 0 and s.epoch % train_cfg.fid_every == 0:
-            scores = _scores(sampling_generator(s), data, run, model_cfg, train_cfg, fid_state)
+            space = s.conditioning.space if s.conditioning is not None else None
+            scores = _scores(sampling_generator(s), data, run, model_cfg, train_cfg, fid_state, space)
             run.append_metrics({"step": s.step, "epoch": s.epoch, **scores})
             real = len(fid_state["real"])
             counts = f"{train_cfg.fid_samples} samples" if real == train_cfg.fid_samples else (
@@ -56,7 +57,7 @@ def epoch_hook(run_dir: Path, model_cfg: ModelConfig, train_cfg: TrainConfig, ec
     return hook
 
 
-def _scores(g, data, run: RunDir, model_cfg: ModelConfig, train_cfg: TrainConfig, fid_state: dict) -> dict:
+def _scores(g, data, run: RunDir, model_cfg: ModelConfig, train_cfg: TrainConfig, fid_state: dict, space=None) -> dict:
     """FID, KID and precision/recall of `g` against the run's data; the real features are read once.
 
     They are cached beside the decode cache, under the key facegan-fid uses (`reference_key`), so
@@ -72,7 +73,7 @@ def _scores(g, data, run: RunDir, model_cfg: ModelConfig, train_cfg: TrainConfig
         cache_dir = Path(train_cfg.cache_dir or run.path.parent / ".cache")
         fid_state["real"] = reference_features(spec, train_cfg.fid_samples, fid_state["inception"], cache_dir, data=data)
     fake = generator_features(g, model_cfg.latent_dim, model_cfg.value_range, train_cfg.fid_samples,
-                              inception=fid_state["inception"])
+                              inception=fid_state["inception"], space=space)
     return quality_scores(fid_state["real"], fake)
 
 
@@ -99,11 +100,21 @@ def finish_run(result, model_cfg: ModelConfig, train_cfg: TrainConfig, echo: Cal
     from .models import generator_from_state
     from .plots import real_vs_fake
 
+    from facegan.runtime.attributes import AttributeSpace, attribute_vectors
+
+    from .config import from_dict
+
     run = RunDir(result.run_dir)
     ckpt = load_checkpoint(result.last_checkpoint)
+    model_cfg = from_dict(ModelConfig, ckpt["model_config"])  # the run's own: a conditional run sets num_attributes
     g = generator_from_state(model_cfg, generator_weights(ckpt)[1])
+    space = AttributeSpace.from_json(ckpt["attributes"], str(result.last_checkpoint)) if ckpt.get("attributes") else None
+
+    def attributes(n: int) -> np.ndarray | None:  # faces 0..n-1 of the run's seed, as the runtime draws them
+        return None if space is None else attribute_vectors(space, n, train_cfg.seed)
+
     n = min(train_cfg.sample_count, 32)
-    fake = generate_uint8(g, latents(train_cfg.seed, n, model_cfg.latent_dim), model_cfg.value_range)
+    fake = generate_uint8(g, latents(train_cfg.seed, n, model_cfg.latent_dim), model_cfg.value_range, attributes(n))
     real = nchw_to_nhwc(result.data.sample(n).numpy())
     pictures, said = [run.samples], set()
     try:
@@ -113,7 +124,9 @@ def finish_run(result, model_cfg: ModelConfig, train_cfg: TrainConfig, echo: Cal
         echo("note: real-vs-fake.png and loss.png need matplotlib (pip install 'facegan[metrics]'); skipped")
         said.add("matplotlib")
     a, b = latents(train_cfg.seed, 2, model_cfg.latent_dim)
-    frames = generate_uint8(g, slerp(a, b, MORPH_STEPS), model_cfg.value_range)
+    ends = attributes(2)
+    path = None if ends is None else np.linspace(ends[0], ends[1], MORPH_STEPS, dtype=np.float32)
+    frames = generate_uint8(g, slerp(a, b, MORPH_STEPS), model_cfg.value_range, path)
     save_gif(np.concatenate([frames, frames[::-1]]), run.morph_gif)
     pictures.append(run.morph_gif)
     _pictures(run, echo, said)

@@ -4,6 +4,8 @@
         config.json          the resolved config (what --dry-run prints)
         metrics.jsonl        one JSON line per logged step, plus FID lines
         samples/real.png     real images; samples/epoch-NNN.png: the fixed-noise grid after epoch NNN
+        samples/attributes-NNN.png   conditional runs: the same faces with each attribute on and off
+        directions.json      facegan-directions: one latent direction per attribute, for edits
         checkpoints/last.pt  the latest good state; checkpoints/epoch-NNN.pt: one per epoch (--keep)
         loss.png  progress.gif  real-vs-fake.png  morph.gif  skipped-files.txt
 
@@ -97,8 +99,15 @@ class RunDir:
     def skipped_files(self) -> Path:
         return self.path / "skipped-files.txt"
 
+    @property
+    def directions_json(self) -> Path:
+        return self.path / "directions.json"
+
     def epoch_samples(self, epoch: int) -> Path:
         return self.samples / f"epoch-{epoch:03d}.png"
+
+    def attribute_samples(self, epoch: int) -> Path:
+        return self.samples / f"attributes-{epoch:03d}.png"
 
     def epoch_checkpoint(self, epoch: int) -> Path:
         return self.checkpoints / f"epoch-{epoch:03d}.pt"

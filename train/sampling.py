@@ -6,6 +6,8 @@ Samples, FID and the end-of-run pictures all come from the EMA generator when th
     g = sampling_generator(state)
     faces = generate_uint8(g, latents(seed, n, dim), value_range)   # (N, H, W, 3)
     save_grid(g_images_01, path)                                   # torch (N, 3, H, W) in [0, 1]
+
+A conditional generator also takes float (N, k) `attributes`, one row per latent.
 """
 
 from __future__ import annotations
@@ -21,6 +23,8 @@ from torch import nn
 from torchvision.utils import save_image
 
 from facegan.runtime.images import nchw_to_nhwc, to_uint8
+
+ATTRIBUTE_GRID_FACES = 8  # columns of samples/attributes-NNN.png: faces 0..7 of the run's seed
 
 
 def sampling_generator(state) -> nn.Module:
@@ -40,28 +44,44 @@ def eval_mode(module: nn.Module) -> Iterator[nn.Module]:
         module.train(was_training)
 
 
-def generate(g: nn.Module, z: torch.Tensor | np.ndarray, value_range) -> torch.Tensor:
+def generate(g: nn.Module, z: torch.Tensor | np.ndarray, value_range,
+             attributes: torch.Tensor | np.ndarray | None = None) -> torch.Tensor:
     """Eval-mode outputs for latents `z`, mapped from `value_range` to float32 [0, 1]."""
-    z = torch.as_tensor(z).to(next(g.parameters()).device)
+    device = next(g.parameters()).device
+    inputs = [torch.as_tensor(x).to(device) for x in (z, attributes) if x is not None]
     lo, hi = value_range
     with eval_mode(g):
-        return ((g(z).float() - lo) / (hi - lo)).clamp(0, 1)
+        return ((g(*inputs).float() - lo) / (hi - lo)).clamp(0, 1)
 
 
-def generate_uint8(g: nn.Module, z: np.ndarray, value_range, batch_size: int = 64) -> np.ndarray:
+def generate_uint8(g: nn.Module, z: np.ndarray, value_range, attributes: np.ndarray | None = None,
+                   batch_size: int = 64) -> np.ndarray:
     """Eval-mode generator outputs for latents `z` as uint8 (N, H, W, 3), in chunks."""
     device = next(g.parameters()).device
+    parts = [x for x in (z, attributes) if x is not None]
     with eval_mode(g):
         out = [
-            to_uint8(nchw_to_nhwc(g(torch.from_numpy(z[i : i + batch_size]).to(device)).float().cpu().numpy()), value_range)
+            to_uint8(nchw_to_nhwc(g(*(torch.from_numpy(x[i : i + batch_size]).to(device) for x in parts))
+                                  .float().cpu().numpy()), value_range)
             for i in range(0, len(z), batch_size)
         ]
     return np.concatenate(out)
 
 
-def save_grid(images_01: torch.Tensor, path: Path) -> None:
-    """A square-ish PNG grid of float (N, 3, H, W) images in [0, 1]."""
-    save_image(images_01, path, nrow=max(1, int(math.sqrt(len(images_01)))))
+def attribute_grid(g: nn.Module, z: torch.Tensor, space, value_range, seed: int) -> torch.Tensor:
+    """The same faces (one per column, latents `z` of faces 0..n-1 of `seed`) with each attribute of
+    `space` switched on, then off, one row each: (2 * k * n, 3, H, W) in [0, 1], drawn as the
+    runtime draws `generate(n, seed, attributes={name: 1})`, so the other attributes stay put."""
+    from facegan.runtime.attributes import attribute_vectors
+
+    rows = [attribute_vectors(space, len(z), seed, {name: value})
+            for name in space.names for value in (1.0, 0.0)]
+    return generate(g, z.repeat(len(rows), 1), value_range, np.concatenate(rows))
 
 
-__all__ = ["eval_mode", "generate", "generate_uint8", "sampling_generator", "save_grid"]
+def save_grid(images_01: torch.Tensor, path: Path, nrow: int | None = None) -> None:
+    """A PNG grid of float (N, 3, H, W) images in [0, 1], `nrow` a row (default: square-ish)."""
+    save_image(images_01, path, nrow=nrow or max(1, int(math.sqrt(len(images_01)))))
+
+
+__all__ = ["attribute_grid", "eval_mode", "generate", "generate_uint8", "sampling_generator", "save_grid"]

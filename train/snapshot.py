@@ -2,8 +2,9 @@
 
     written = save_snapshot(s, run, fixed_noise, info, say, epoch_end=True, healthy=guard.healthy)
 
-At an epoch's end: samples/epoch-NNN.png, checkpoints/epoch-NNN.pt (pruned to --keep) and
-last.pt; otherwise (Ctrl-C, end of run) last.pt only. A state that went bad is never saved.
+At an epoch's end: samples/epoch-NNN.png (and samples/attributes-NNN.png for a conditional run),
+checkpoints/epoch-NNN.pt (pruned to --keep) and last.pt; otherwise (Ctrl-C, end of run) last.pt
+only. A state that went bad is never saved.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from . import distributed
 from .checkpoint import save_checkpoint
 from .distributed import DistInfo
 from .rundir import RunDir
-from .sampling import generate, sampling_generator, save_grid
+from .sampling import ATTRIBUTE_GRID_FACES, attribute_grid, generate, sampling_generator, save_grid
 from .state import State
 
 
@@ -42,10 +43,17 @@ def save_snapshot(
         distributed.barrier(info)
         return False
     if s.ema is not None:  # statistics that belong to the averaged weights (ema.py says why)
-        s.ema.recalibrate(s.model_cfg.latent_dim, seed=s.train_cfg.seed * 1_000_003 + s.step)
+        s.ema.recalibrate(s.model_cfg.latent_dim, seed=(s.train_cfg.seed * 1_000_003 + s.step) % 2**63,
+                          space=s.conditioning.space if s.conditioning is not None else None)
     state = s.to_checkpoint()
     if epoch_end:
-        save_grid(generate(sampling_generator(s), fixed_noise, s.model_cfg.value_range), run.epoch_samples(s.epoch))
+        g, value_range, cond = sampling_generator(s), s.model_cfg.value_range, s.conditioning
+        fixed = None if cond is None else cond.draw(len(fixed_noise), s.train_cfg.seed, fixed_noise.device)
+        save_grid(generate(g, fixed_noise, value_range, fixed), run.epoch_samples(s.epoch))
+        if cond is not None:
+            faces = fixed_noise[:ATTRIBUTE_GRID_FACES]
+            save_grid(attribute_grid(g, faces, cond.space, value_range, s.train_cfg.seed), run.attribute_samples(s.epoch),
+                      nrow=len(faces))
         save_checkpoint(state, run.epoch_checkpoint(s.epoch))
         run.prune(s.train_cfg.keep)
     save_checkpoint(state, run.last)

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 import torch
 
 from .checkpoint import build_checkpoint
+from .conditioning import Conditioning
 from .config import ModelConfig, TrainConfig
 from .ema import EMA
 from .models import Discriminator, Generator, build_models
@@ -40,6 +41,7 @@ class State:
     batch: int = 0  # next batch within `epoch`
     num_images: int = 0  # size of the data set: a resume must find the same data
     metrics: dict = field(default_factory=dict)  # the last metrics line
+    conditioning: Conditioning | None = None  # a conditional run's labels and prior (fixed for the run)
 
     def to_checkpoint(self) -> dict:
         return build_checkpoint(
@@ -61,6 +63,7 @@ class State:
             num_images=self.num_images,
             rng=rng_state(),
             metrics=self.metrics,
+            attributes=self.conditioning.summary if self.conditioning is not None else None,
         )
 
     def load(self, ckpt: dict) -> None:

@@ -3,6 +3,7 @@
     s = build_state(model_cfg, train_cfg, device, total_steps)
     nets = step_networks(s)                    # compiled / DDP-wrapped views of G and D (optional)
     result = train_step(s, real_uint8, nets)   # (1) update D, (2) update G, schedules, counters
+    result = train_step(s, real_uint8, nets, attributes)   # a conditional model: the batch's (B, k) labels
     result.finite, result.loss_d.item(), result.d_outputs()
 
 `train()` and benchmarks/bench_train.py both call it. The order of random draws (flips, noise,
@@ -54,11 +55,13 @@ def step_networks(s: State, info: DistInfo = DistInfo()) -> tuple[nn.Module, nn.
     return wrap(s.g), wrap(s.d)
 
 
-def train_step(s: State, real_u8: torch.Tensor, nets: tuple[nn.Module, nn.Module] | None = None) -> StepResult:
+def train_step(s: State, real_u8: torch.Tensor, nets: tuple[nn.Module, nn.Module] | None = None,
+               attributes: torch.Tensor | None = None) -> StepResult:
     """Train on one uint8 (N, 3, H, W) batch and advance s.step and s.batch.
 
     A non-finite loss leaves the weights of that network untouched (the schedules still advance);
-    `nets` are the views from `step_networks`, default the plain s.g and s.d.
+    `nets` are the views from `step_networks`, default the plain s.g and s.d. A conditional model
+    takes the batch's float (N, k) `attributes`, for the real images and for the fakes alike.
     """
     cfg, model_cfg = s.train_cfg, s.model_cfg
     g, d = nets or (s.g, s.d)
@@ -69,6 +72,7 @@ def train_step(s: State, real_u8: torch.Tensor, nets: tuple[nn.Module, nn.Module
     if cfg.channels_last:
         real = real.contiguous(memory_format=torch.channels_last)
     n = real.shape[0]
+    y = () if attributes is None else (attributes.to(s.device, torch.float32),)  # G's and D's extra input
 
     def augment(x: torch.Tensor) -> torch.Tensor:  # DiffAugment: the same on everything D sees
         return diff_augment(x, cfg.diffaug) if cfg.diffaug else x
@@ -78,13 +82,13 @@ def train_step(s: State, real_u8: torch.Tensor, nets: tuple[nn.Module, nn.Module
     real_target, fake_target = losses.d_targets(n, cfg.label_smoothing, cfg.label_noise, s.device)
     r1_step = cfg.r1_gamma > 0 and s.step % cfg.r1_every == 0
     with autocast:
-        fake = g(noise)
+        fake = g(noise, *y)
         real_seen = augment(real).requires_grad_(r1_step)
-        real_logits = d(real_seen)
-        fake_logits = d(augment(fake.detach()))
+        real_logits = d(real_seen, *y)
+        fake_logits = d(augment(fake.detach()), *y)
         loss_d = losses.d_loss(cfg.loss, real_logits.float(), fake_logits.float(), real_target, fake_target)
     if cfg.loss == "wgan-gp":
-        loss_d = loss_d + cfg.gp_weight * losses.gradient_penalty(s.d, real, fake.detach())
+        loss_d = loss_d + cfg.gp_weight * losses.gradient_penalty(lambda x: s.d(x, *y), real, fake.detach())
     if r1_step:  # lazy: every r1_every steps, weighted up by as much (StyleGAN2)
         loss_d = loss_d + 0.5 * cfg.r1_gamma * cfg.r1_every * losses.r1_penalty(real_logits, real_seen)
     s.opt_d.zero_grad(set_to_none=True)
@@ -98,7 +102,7 @@ def train_step(s: State, real_u8: torch.Tensor, nets: tuple[nn.Module, nn.Module
         s.opt_d.step()
         if update_g:
             with autocast:
-                loss_g = losses.g_loss(cfg.loss, d(augment(fake)).float())
+                loss_g = losses.g_loss(cfg.loss, d(augment(fake), *y).float())
             s.opt_g.zero_grad(set_to_none=True)
             loss_g.backward()
             if is_finite(loss_g):

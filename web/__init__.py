@@ -14,7 +14,9 @@ from importlib.resources import files
 from importlib.resources.abc import Traversable
 
 # What the demo page loads, besides the model: the page, and facegan.js with the modules it imports.
-PAGE_ASSETS = ("index.html", "page.js", "facegan.js", "checks.js", "latents.js", "onnx-metadata.js", "pixels.js")
+PAGE_ASSETS = (
+    "index.html", "page.js", "facegan.js", "attributes.js", "checks.js", "latents.js", "onnx-metadata.js", "pixels.js",
+)
 
 
 def asset(name: str) -> Traversable:

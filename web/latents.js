@@ -14,6 +14,7 @@ const TWO_POW_MINUS_32 = 2 ** -32;
 
 // ---- Philox4x32-10 (Random123), in 32-bit integer arithmetic: Math.imul for the low word of each
 // product, a 16-bit split for the high word, so no BigInt and no precision loss in the hot loop.
+// philoxInto is exported for attributes.js (the attribute draw), not re-exported by facegan.js.
 const M0 = 0xd2511f53, M1 = 0xcd9e8d57, W0 = 0x9e3779b9, W1 = 0xbb67ae85;
 const TWO_PI = 6.283185307179586; // float64(2 * pi): every port uses this constant
 
@@ -25,7 +26,7 @@ function mulhi(a, b) {
   return (aH * bH + (lh >>> 16) + (hl >>> 16) + (mid >>> 16)) >>> 0;
 }
 
-function philoxInto(c0, c1, c2, c3, k0, k1, out) {
+export function philoxInto(c0, c1, c2, c3, k0, k1, out) {
   for (let r = 0; r < 10; r++) {
     if (r) { // the key is bumped between rounds: nine bumps in all
       k0 = (k0 + W0) >>> 0;

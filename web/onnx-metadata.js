@@ -1,10 +1,14 @@
 // onnx-metadata.js: a model's facegan.* metadata, read from the ONNX file's bytes and validated as
-// runtime/metadata.py parse_metadata validates it.
+// runtime/metadata.py parse_metadata validates it. Version "1": unconditional models; version "2":
+// conditional ones, with a second graph input (facegan.attributes_input) and their attribute space
+// (facegan.attributes). facegan.directions (optional, any version) holds the edit directions.
 
+import { parseAttributeSpace, parseDirections } from "./attributes.js";
 import { FaceganError, asBytes } from "./checks.js";
 import { LATENT_RECIPES } from "./latents.js";
 
-export const FORMAT_VERSION = "1";
+export const FORMAT_VERSION = "2"; // the newest metadata format this runtime reads
+export const FORMAT_VERSIONS = Object.freeze(["1", "2"]); // every format it reads
 
 const PREFIX = "facegan.";
 const REQUIRED_KEYS = [
@@ -12,6 +16,7 @@ const REQUIRED_KEYS = [
   "output_dtype", "value_range", "latents", "dtype", "model_config", "preset", "weights", "train_step",
   "train_epoch", "checkpoint_sha256", "torch_version", "facegan_version",
 ];
+const TYPED_KEYS = [...REQUIRED_KEYS, "attributes_input", "attributes", "parity", "directions"]; // parsed: not in `extra`
 const LAYOUTS = { float32: "NCHW", uint8: "NHWC" }; // the output dtype/layout pairs facegan writes
 
 // ---- Metadata. Hand-written protobuf reader: onnxruntime-web does not expose a model's
@@ -66,8 +71,16 @@ export function parseMetadata(props, source = "model") {
   for (const [k, v] of Object.entries(props)) if (k.startsWith(PREFIX)) ours[k.slice(PREFIX.length)] = v;
   const fail = (message) => new FaceganError(`${source} ${message}`);
   if (!Object.keys(ours).length) throw fail("has no facegan metadata; export it with facegan-export");
-  if (ours.format_version !== FORMAT_VERSION) {
-    throw fail(`has facegan metadata format version ${JSON.stringify(ours.format_version ?? null)}; this facegan reads version ${FORMAT_VERSION}`);
+  if (!FORMAT_VERSIONS.includes(ours.format_version)) {
+    throw fail(`has facegan metadata format version ${JSON.stringify(ours.format_version ?? null)}; this facegan reads versions ${FORMAT_VERSIONS.join(" and ")}`);
+  }
+  const conditional = ours.format_version === "2";
+  const versionKeys = ["attributes_input", "attributes"];
+  if (conditional) {
+    const absent = versionKeys.filter((k) => !(k in ours));
+    if (absent.length) throw fail(`metadata is missing ${absent.map((k) => PREFIX + k).join(", ")} (required by format version 2)`);
+  } else if ("attributes" in ours) {
+    throw fail("metadata has facegan.attributes but format version 1; conditional models are version 2");
   }
   const missing = REQUIRED_KEYS.filter((k) => !(k in ours));
   if (missing.length) throw fail(`metadata is missing ${missing.map((k) => PREFIX + k).join(", ")}`);
@@ -81,15 +94,23 @@ export function parseMetadata(props, source = "model") {
     try { return JSON.parse(ours[key]); } catch (e) { throw fail(`has malformed facegan metadata: ${PREFIX}${key}: ${e.message}`); }
   };
   const valueRange = json("value_range");
+  const latentDim = int("latent_dim", 1);
+  if (conditional && (!ours.attributes_input || ours.attributes_input === ours.input_name)) {
+    throw fail(`has malformed facegan metadata: ${PREFIX}attributes_input must name a second input, got ${JSON.stringify(ours.attributes_input)}`);
+  }
   const meta = {
-    latentDim: int("latent_dim", 1), imageSize: int("image_size", 1), channels: int("channels", 1),
+    formatVersion: ours.format_version,
+    latentDim, imageSize: int("image_size", 1), channels: int("channels", 1),
     outputLayout: ours.output_layout, outputDtype: ours.output_dtype,
     valueRange: Array.isArray(valueRange) ? valueRange : [], latents: ours.latents,
     inputName: ours.input_name, outputName: ours.output_name, dtype: ours.dtype, preset: ours.preset,
     weights: ours.weights, trainStep: int("train_step"), trainEpoch: int("train_epoch"),
     checkpointSha256: ours.checkpoint_sha256, modelConfig: json("model_config"),
     parity: "parity" in ours ? json("parity") : null,
-    extra: Object.fromEntries(Object.entries(ours).filter(([k]) => !REQUIRED_KEYS.includes(k))),
+    attributesInput: conditional ? ours.attributes_input : null,
+    attributes: conditional ? parseAttributeSpace(json("attributes"), source) : null,
+    directions: "directions" in ours ? parseDirections(json("directions"), latentDim, source) : null,
+    extra: Object.fromEntries(Object.entries(ours).filter(([k]) => !TYPED_KEYS.includes(k))),
     raw: { ...props },
   };
   if (LAYOUTS[meta.outputDtype] !== meta.outputLayout) {

@@ -3,15 +3,22 @@
 //   "wasm": model.onnx runs here, in onnxruntime-web (loaded from config.ort: a CDN URL or ./ort/);
 //           one thread, or up to MAX_THREADS when the server sends COOP/COEP (cross-origin isolation).
 //   "http": facegan-serve draws the faces (GET {api}/faces, GET {api}/morph); no onnxruntime-web.
+// A conditional model gets one row per attribute (a "set" box and a 0..1 slider; an unset attribute
+// is drawn from the model's prior for each face), a model with directions one -3..3 slider per
+// direction (an edit of z); changing a control draws the faces again.
 // For tests, window.facegan (made by index.html, with `ready`) gains backend, threads,
-// crossOriginIsolated, metadata, generator (wasm), lastFaces and
-// generate(n, seed, truncation) -> {width, height, count, data: number[]}: it runs what the Generate
-// button runs and returns the faces drawn, RGBA (wasm: face after face; http: the grid image).
+// crossOriginIsolated, metadata, generator (wasm), attributes and directions (names), lastFaces,
+// generations (faces drawn so far), lastError, idle() (resolves when every queued drawing is done) and
+// generate(n, seed, truncation, {attributes, edits}) -> {width, height, count, data: number[]}: it
+// sets the controls to exactly those requests (none: every attribute unset, every edit 0), runs
+// what the Generate button runs and returns the faces drawn, RGBA (wasm: face after face; http: the
+// grid image).
 
 const MAX_THREADS = 4; // more wasm threads buy little for one small generator, and each is a worker
 const MAX_COUNT = 64;
 const MORPH_STEPS = 16; // frames between seed A and seed B, both ends included
 const PADDING = 2; // pixels between faces, black, as facegan's Python grids (runtime.images.grid)
+const EDIT_RANGE = 3; // direction sliders run from -3 to +3 standard deviations of z
 
 const api = window.facegan;
 const $ = (id) => document.getElementById(id);
@@ -55,6 +62,111 @@ function parseTruncation(text) {
 }
 
 const columns = (n) => Math.ceil(Math.sqrt(n));
+const isEmpty = (requests) => !requests || Object.keys(requests).length === 0;
+// {Smiling: 1, Eyeglasses: 0} as facegan-serve's attr=/edit= text, names sorted: "Eyeglasses=0,Smiling=1"
+const assignments = (requests) => Object.keys(requests || {}).sort().map((name) => `${name}=${requests[name]}`).join(",");
+
+// ---------------------------------------------------------------------------------------------
+// Attributes and directions: the controls, what they ask for, and setting them (the test hook)
+
+function row(parent, name, note, inputs) {
+  const line = document.createElement("div");
+  line.className = "control";
+  const label = document.createElement("span");
+  label.className = "control-name";
+  label.textContent = name;
+  if (note) label.title = note;
+  const value = document.createElement("output");
+  line.append(label, ...inputs, value);
+  parent.append(line);
+  return value;
+}
+
+function slider(min, max, value, label) {
+  const input = Object.assign(document.createElement("input"), { type: "range", min, max, step: "any", value });
+  input.setAttribute("aria-label", label);
+  return input;
+}
+
+function buildControls({ names, frequencies = [] }, directions) {
+  names.forEach((name, i) => {
+    const set = Object.assign(document.createElement("input"), { type: "checkbox", id: `attr-set-${i}` });
+    set.setAttribute("aria-label", `set ${name}`);
+    const value = slider(0, 1, 1, `${name} value`);
+    value.id = `attr-value-${i}`;
+    const often = frequencies[i] !== undefined ? `on in ${(100 * frequencies[i]).toFixed(1)}% of the training images` : "";
+    const shown = row($("attribute-rows"), name, often, [set, value]);
+    set.dataset.attribute = value.dataset.attribute = name;
+    const update = () => { shown.textContent = set.checked ? Number(value.value).toFixed(2) : "drawn"; };
+    update();
+    set.addEventListener("change", () => { update(); redrawAll(); });
+    value.addEventListener("input", () => { set.checked = true; update(); redrawAll(); }); // moving it sets it
+    value.addEventListener("change", update);
+  });
+  directions.forEach((name, i) => {
+    const value = slider(-EDIT_RANGE, EDIT_RANGE, 0, `edit ${name}`);
+    value.id = `edit-${i}`;
+    value.dataset.direction = name;
+    const shown = row($("direction-rows"), name, "", [value]);
+    const update = () => { shown.textContent = (Number(value.value) >= 0 ? "+" : "") + Number(value.value).toFixed(2); };
+    update();
+    value.addEventListener("input", () => { update(); schedule(showFaces); });
+    value.addEventListener("change", update);
+  });
+  $("attributes").hidden = names.length === 0;
+  $("directions").hidden = directions.length === 0;
+  $("reset-edits").addEventListener("click", () => { setControls({ attributes: currentAttributes() }); schedule(showFaces); });
+}
+
+const attributeInputs = () => [...document.querySelectorAll("#attribute-rows input[type=checkbox]")]
+  .map((set) => [set, $(set.id.replace("attr-set-", "attr-value-"))]);
+const directionInputs = () => [...document.querySelectorAll("#direction-rows input[type=range]")];
+
+function currentAttributes() {
+  return Object.fromEntries(attributeInputs().filter(([set]) => set.checked).map(([set, value]) => [set.dataset.attribute, Number(value.value)]));
+}
+
+function currentEdits() {
+  return Object.fromEntries(directionInputs().filter((v) => Number(v.value) !== 0).map((v) => [v.dataset.direction, Number(v.value)]));
+}
+
+// Names the model has, values a slider can hold (a slider would clamp any other silently).
+function checkRequests(requests, known, what, [low, high]) {
+  for (const [name, value] of Object.entries(requests)) {
+    if (!known.includes(name)) throw new RangeError(`unknown ${what} "${name}"; this model has ${known.join(", ") || `no ${what}s`}`);
+    if (typeof value !== "number" || !(value >= low && value <= high)) throw new RangeError(`${what} ${name} must be a number from ${low} to ${high}, got ${value}`);
+  }
+}
+
+// Exactly these requests: attributes not named are unset, directions not named are 0.
+function setControls({ attributes = {}, edits = {} } = {}) {
+  checkRequests(attributes, backend.attributes.names, "attribute", [0, 1]);
+  checkRequests(edits, backend.directions, "direction", [-EDIT_RANGE, EDIT_RANGE]);
+  for (const [set, value] of attributeInputs()) {
+    const name = set.dataset.attribute;
+    set.checked = name in attributes;
+    if (set.checked) value.value = String(attributes[name]);
+    value.dispatchEvent(new Event("change")); // the shown value; "change" draws nothing
+  }
+  for (const value of directionInputs()) {
+    value.value = String(edits[value.dataset.direction] ?? 0);
+    value.dispatchEvent(new Event("change"));
+  }
+}
+
+// Draw again when a control moves: at most one drawing of each kind waits, and it reads the controls
+// when it starts, so a dragged slider costs one drawing per finished one, not one per input event.
+const pending = new Set();
+function schedule(show) {
+  if (pending.has(show)) return;
+  pending.add(show);
+  serial(() => { pending.delete(show); return show(); }).catch(showError);
+}
+
+function redrawAll() {
+  schedule(showFaces);
+  schedule(showFrame); // the morph's ends carry the attributes too
+}
 
 // ---------------------------------------------------------------------------------------------
 // Backends: faces(n, seed, truncation) and frame(seedA, seedB, k, truncation) give a picture to draw
@@ -68,22 +180,26 @@ async function wasmBackend(config) {
   ort.env.wasm.wasmPaths = ortBase; // ort-wasm-simd-threaded.{mjs,wasm} come from the same place
   ort.env.wasm.numThreads = wasmThreads();
   const generator = await FaceGenerator.create(new URL(config.model, location.href).href, { ort, executionProviders: ["wasm"] });
-  const morphs = new Map(); // "a|b|psi" -> Faces: the slider moves through frames made once
+  const morphs = new Map(); // "a|b|psi|attributes" -> Faces: the slider moves through frames made once
   return {
     name: "wasm",
     threads: ort.env.wasm.numThreads, // read back: onnxruntime-web falls back to 1 where it must
     generator,
     metadata: generator.metadata,
+    attributes: { names: [...generator.attributes], frequencies: [...(generator.metadata.attributes?.frequencies ?? [])] },
+    directions: [...generator.directions],
     where: `onnxruntime-web from ${ortBase}`,
-    async faces(n, seed, truncation) {
-      const faces = await generator.generate(n, seed, { truncation });
+    async faces(n, seed, truncation, { attributes, edits }) {
+      const options = { truncation, ...(isEmpty(attributes) ? {} : { attributes }) };
+      const faces = isEmpty(edits) ? await generator.generate(n, seed, options) : await generator.edit(seed, edits, { n, ...options });
       return { picture: gridImage(faces, columns(n)), faces, count: n };
     },
-    async frame(seedA, seedB, k, truncation) {
-      const key = `${seedA}|${seedB}|${truncation}`;
+    async frame(seedA, seedB, k, truncation, { attributes }) {
+      const key = `${seedA}|${seedB}|${truncation}|${assignments(attributes)}`;
       if (!morphs.has(key)) {
         morphs.clear();
-        morphs.set(key, await generator.interpolate(seedA, seedB, MORPH_STEPS, { method: "slerp", truncation }));
+        const options = { method: "slerp", truncation, ...(isEmpty(attributes) ? {} : { attributes }) };
+        morphs.set(key, await generator.interpolate(seedA, seedB, MORPH_STEPS, options));
       }
       const frames = morphs.get(key);
       return { picture: new ImageData(new Uint8ClampedArray(frames.face(k)), frames.width, frames.height), count: 1 };
@@ -94,18 +210,25 @@ async function wasmBackend(config) {
 async function httpBackend(config) {
   const base = new URL(String(config.api || "/v1").replace(/\/?$/, "/"), location.href);
   const query = (params) => new URLSearchParams(Object.entries(params).map(([k, v]) => [k, String(v)])).toString();
+  const conditions = (attributes, edits = {}) => ({
+    ...(isEmpty(attributes) ? {} : { attr: assignments(attributes) }), ...(isEmpty(edits) ? {} : { edit: assignments(edits) }),
+  });
+  const info = await getJSON(new URL("model", base));
   return {
     name: "http",
     threads: null,
     generator: null,
-    metadata: await getJSON(new URL("model", base)),
+    metadata: info,
+    attributes: info.attributes || { names: [], frequencies: [] }, // a facegan-serve of before issue 13 lists none
+    directions: (info.directions && info.directions.names) || [],
     where: `facegan-serve at ${base.href}`,
-    async faces(n, seed, truncation) {
-      const url = new URL(`faces?${query({ seed, n, truncation, format: "png", nrow: columns(n) })}`, base);
-      return { picture: await getImage(url), faces: null, count: n };
+    async faces(n, seed, truncation, { attributes, edits }) {
+      const params = { seed, n, truncation, format: "png", nrow: columns(n), ...conditions(attributes, edits) };
+      return { picture: await getImage(new URL(`faces?${query(params)}`, base)), faces: null, count: n };
     },
-    async frame(seedA, seedB, k, truncation) {
-      const params = { seed_a: seedA, seed_b: seedB, steps: MORPH_STEPS, method: "slerp", truncation, frame: k, format: "png" };
+    async frame(seedA, seedB, k, truncation, { attributes }) {
+      const params = { seed_a: seedA, seed_b: seedB, steps: MORPH_STEPS, method: "slerp", truncation, frame: k, format: "png",
+        ...conditions(attributes) };
       return { picture: await getImage(new URL(`morph?${query(params)}`, base)), count: 1 };
     },
   };
@@ -168,7 +291,7 @@ function speedText(count, ms) {
 }
 
 function showError(error) {
-  $("message").textContent = error instanceof Error ? error.message : String(error);
+  api.lastError = $("message").textContent = error instanceof Error ? error.message : String(error);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -178,13 +301,16 @@ async function showFaces() {
   const seed = parseSeed($("seed").value, "seed");
   const n = parseCount($("count").value);
   const truncation = parseTruncation($("truncation").value);
+  const requests = { attributes: currentAttributes(), edits: currentEdits() };
   const start = performance.now();
-  const { picture, faces } = await backend.faces(n, seed, truncation);
+  const { picture, faces } = await backend.faces(n, seed, truncation, requests);
   const ms = performance.now() - start;
   draw(grid, picture);
   $("message").textContent = "";
   $("speed").textContent = speedText(n, ms);
   api.lastSpeed = { count: n, ms, images_per_s: (n / ms) * 1000 };
+  api.generations = (api.generations || 0) + 1;
+  api.lastError = null;
   api.lastFaces = faces
     ? { width: faces.width, height: faces.height, count: n, data: faces.data }
     : { width: grid.width, height: grid.height, count: n, data: grid.getContext("2d").getImageData(0, 0, grid.width, grid.height).data };
@@ -197,7 +323,7 @@ async function showFrame() {
   const truncation = parseTruncation($("truncation").value);
   const k = Number($("frame").value);
   const start = performance.now();
-  const { picture } = await backend.frame(seedA, seedB, k, truncation);
+  const { picture } = await backend.frame(seedA, seedB, k, truncation, { attributes: currentAttributes() });
   draw(morphCanvas, picture);
   $("message").textContent = "";
   $("morph-speed").textContent = `frame ${k + 1} of ${MORPH_STEPS}, seed ${seedA} to seed ${seedB}; ${speedText(1, performance.now() - start)}`;
@@ -217,7 +343,9 @@ function describe() {
   const m = backend.metadata || {};
   const size = m.imageSize ?? m.image_size;
   const facts = [m.preset && `preset ${m.preset}`, size && `${size}x${size}`, (m.latentDim ?? m.latent_dim) && `latent ${m.latentDim ?? m.latent_dim}`,
-    (m.trainStep ?? m.train_step) !== undefined && `step ${m.trainStep ?? m.train_step}`].filter(Boolean);
+    (m.trainStep ?? m.train_step) !== undefined && `step ${m.trainStep ?? m.train_step}`,
+    backend.attributes.names.length && `conditional on ${backend.attributes.names.length} attribute${backend.attributes.names.length > 1 ? "s" : ""}`,
+    backend.directions.length && `${backend.directions.length} direction${backend.directions.length > 1 ? "s" : ""} to edit along`].filter(Boolean);
   const threads = backend.name === "wasm"
     ? `; ${backend.threads} wasm thread${backend.threads > 1 ? "s" : ""}${globalThis.crossOriginIsolated ? "" : " (no cross-origin isolation, so one)"}`
     : "";
@@ -231,6 +359,7 @@ async function start() {
   else if (config.backend === "http") backend = await httpBackend(config);
   else throw new Error(`config.json names an unknown backend ${JSON.stringify(config.backend)}; expected "wasm" or "http"`);
   describe();
+  buildControls(backend.attributes, backend.directions);
   $("faces-form").addEventListener("submit", (event) => { event.preventDefault(); serial(showFaces).catch(showError); });
   $("morph-form").addEventListener("submit", (event) => { event.preventDefault(); serial(showFrame).catch(showError); });
   $("frame").max = String(MORPH_STEPS - 1);
@@ -245,16 +374,21 @@ async function start() {
     crossOriginIsolated: Boolean(globalThis.crossOriginIsolated),
     metadata: backend.metadata,
     generator: backend.generator,
-    async generate(n, seed, truncation = 1) {
+    attributes: backend.attributes.names,
+    directions: backend.directions,
+    idle: () => queue.then(() => ({ generations: api.generations, error: api.lastError })),
+    async generate(n, seed, truncation = 1, requests = {}) {
       $("count").value = String(n);
       $("seed").value = String(seed);
       $("truncation").value = String(truncation);
+      setControls(requests || {});
       await serial(showFaces);
       const { width, height, count, data } = api.lastFaces;
       return { width, height, count, data: Array.from(data) };
     },
   });
-  api.settle.resolve({ backend: api.backend, threads: api.threads, crossOriginIsolated: api.crossOriginIsolated });
+  api.settle.resolve({ backend: api.backend, threads: api.threads, crossOriginIsolated: api.crossOriginIsolated,
+    attributes: api.attributes, directions: api.directions });
 }
 
 start().catch((error) => api.fail(`facegan could not start: ${error.message}`));

@@ -86,7 +86,11 @@ class ImageData(ABC):
         Order: DistributedSampler(shuffle=True, seed=seed, drop_last=True).set_epoch(epoch); the
         incomplete last batch is dropped; skipped batches are never decoded.
         """
-        return self._serve(self.epoch_indices(epoch, batch_size, seed, rank, world_size)[start_batch:], seed)
+        return self.serve(self.epoch_indices(epoch, batch_size, seed, rank, world_size)[start_batch:], seed)
+
+    def serve(self, batches: list[list[int]], seed: int) -> Iterator[torch.Tensor]:
+        """The images of each list of indices in `batches` (from epoch_indices), as uint8 batches."""
+        return self._serve(batches, seed)
 
 
 class ArrayImages(ImageData):

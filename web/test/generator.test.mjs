@@ -203,3 +203,11 @@ test("overlapping calls are serialised: one session.run at a time, each call its
   assert.deepEqual(a.data, (await gen.generate(5, 1)).data);
   assert.deepEqual(b.data, (await gen.generate(5, 2)).data);
 });
+
+test("facegan.d.ts declares every export of facegan.js, and nothing it lacks", async () => {
+  const { readFileSync } = await import("node:fs");
+  const dts = readFileSync(new URL("../facegan.d.ts", import.meta.url), "utf8");
+  const declared = new Set([...dts.matchAll(/^export (?:const|function|class) (\w+)/gm)].map((m) => m[1]));
+  const actual = new Set(Object.keys(await import("../facegan.js")));
+  assert.deepEqual([...declared].sort(), [...actual].sort());
+});

@@ -49,31 +49,51 @@ export const UINT8_META = {
   ...FLOAT_META, "facegan.output_layout": "NHWC", "facegan.output_dtype": "uint8", "facegan.value_range": "[0.0, 255.0]",
 };
 
-/** The fake model's output value for face latents z (length d) at flat output position q. */
-export function fakeValue(z, q) {
-  return Math.tanh(z[q % z.length] + 0.1 * (q % 7));
+// A conditional model's metadata: 4 attributes, a prior of 5 vectors, and 2 directions.
+export const ATTRIBUTES = {
+  names: ["Smiling", "Eyeglasses", "Black_Hair", "Blond_Hair"], frequencies: [0.5, 0.2, 0.4, 0.3], rows: 100,
+  prior: { vectors: ["0010", "1010", "1001", "0001", "1100"], counts: [30, 25, 20, 15, 10] },
+};
+const unit = (v) => { const n = Math.hypot(...v); return v.map((x) => x / n); };
+export const DIRECTIONS = {
+  names: ["Smiling", "Eyeglasses"], vectors: [unit([1, 2, 0, 0, -1, 0.5]), unit([0, 0, 3, -1, 0, 0])],
+  accuracy: [0.9, 0.8], boundary_accuracy: [0.95, 0.85], samples: 2000, method: "interfacegan",
+};
+export const COND_META = {
+  ...FLOAT_META, "facegan.format_version": "2", "facegan.attributes_input": "attributes",
+  "facegan.attributes": JSON.stringify(ATTRIBUTES), "facegan.directions": JSON.stringify(DIRECTIONS),
+};
+
+/** The fake model's output value for face latents z (length d) and attributes a (or none) at flat output position q. */
+export function fakeValue(z, q, a = null) {
+  return Math.tanh(z[q % z.length] + 0.1 * (q % 7) + (a ? 0.5 * a[q % a.length] : 0));
 }
 
 /**
- * A fake onnxruntime: its sessions compute fakeValue from z, record each run's batch size and
+ * A fake onnxruntime: its sessions compute fakeValue from z (and the attributes input of a conditional
+ * model), record each run's batch size, latents (latentFeeds) and attributes (attributeFeeds), and
  * refuse overlapping runs (as onnxruntime-web's WebGPU backend does). `graph` overrides names and value metadata.
  */
 export function fakeOrt(graph = {}) {
   class Tensor {
     constructor(type, data, dims) { this.type = type; this.data = data; this.dims = dims; }
   }
-  const ort = { Tensor, runs: [], sessions: [] };
+  const ort = { Tensor, runs: [], latentFeeds: [], attributeFeeds: [], sessions: [] };
   ort.InferenceSession = {
     async create(bytes, options) {
       const { readOnnxMetadata } = await import("../facegan.js");
       const meta = readOnnxMetadata(bytes);
       const d = Number(meta["facegan.latent_dim"]), s = Number(meta["facegan.image_size"]);
       const c = Number(meta["facegan.channels"]), uint8 = meta["facegan.output_dtype"] === "uint8";
+      const cond = meta["facegan.attributes_input"], k = cond ? JSON.parse(meta["facegan.attributes"]).names.length : 0;
       let busy = false;
       const session = {
         options,
-        inputNames: ["z"], outputNames: ["images"],
-        inputMetadata: [{ name: "z", isTensor: true, type: "float32", shape: ["batch", d] }],
+        inputNames: cond ? ["z", cond] : ["z"], outputNames: ["images"],
+        inputMetadata: [
+          { name: "z", isTensor: true, type: "float32", shape: ["batch", d] },
+          ...(cond ? [{ name: cond, isTensor: true, type: "float32", shape: ["batch", k] }] : []),
+        ],
         outputMetadata: [{ name: "images", isTensor: true, type: uint8 ? "uint8" : "float32", shape: uint8 ? ["batch", s, s, c] : ["batch", c, s, s] }],
         ...graph,
         async run(feeds, fetches) {
@@ -81,12 +101,14 @@ export function fakeOrt(graph = {}) {
           busy = true;
           await new Promise((resolve) => setImmediate(resolve)); // yield: an unserialised second run lands here
           busy = false;
-          const z = feeds.z.data, m = feeds.z.dims[0], size = c * s * s;
+          const z = feeds.z.data, m = feeds.z.dims[0], size = c * s * s, a = cond && feeds[cond];
           ort.runs.push(m);
+          ort.latentFeeds.push(Float32Array.from(z));
+          if (a) ort.attributeFeeds.push({ dims: a.dims, data: Float32Array.from(a.data) });
           const out = uint8 ? new Uint8Array(m * size) : new Float32Array(m * size);
           for (let f = 0; f < m; f++) {
-            const face = z.subarray(f * d, (f + 1) * d);
-            for (let q = 0; q < size; q++) out[f * size + q] = uint8 ? Math.round((fakeValue(face, q) + 1) * 127.5) : fakeValue(face, q);
+            const face = z.subarray(f * d, (f + 1) * d), row = a ? a.data.subarray(f * k, (f + 1) * k) : null;
+            for (let q = 0; q < size; q++) out[f * size + q] = uint8 ? Math.round((fakeValue(face, q, row) + 1) * 127.5) : fakeValue(face, q, row);
           }
           return { [fetches[0]]: new Tensor(uint8 ? "uint8" : "float32", out, uint8 ? [m, s, s, c] : [m, c, s, s]) };
         },

@@ -1,9 +1,11 @@
 // Every entry of web/known-answers.json (written by Python: python -m facegan.runtime.known_answers):
-// Philox words bit-exact, float32 latents within 1 ulp, truncated latents likewise.
+// Philox words bit-exact, float32 latents within 1 ulp, truncated latents likewise; the attribute
+// draw (prior index, requests, rows) exactly.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { PHILOX_RECIPE, latents, philox4x32 } from "../facegan.js";
+import { attributeVectors, chosenIndex, drawnIndex, parseAttributeSpace } from "../attributes.js";
 
 const answers = JSON.parse(readFileSync(new URL("../known-answers.json", import.meta.url), "utf8"));
 const word = (h) => parseInt(h, 16);
@@ -63,5 +65,24 @@ test("truncated latents: z * float32(psi) in float32", () => {
     const psi = Math.fround(entry.psi);
     const truncated = Array.from(z.subarray(0, entry.latents_bits.length), (v) => Math.fround(v * psi));
     assertLatents(truncated, entry, `seed ${entry.seed} face ${entry.face} psi ${entry.psi}`);
+  }
+});
+
+test("attribute draw: every case of the file exactly (drawn index, chosen index, float32 row)", () => {
+  const { prior, cases } = answers.attributes;
+  const space = parseAttributeSpace({
+    names: prior.names, frequencies: prior.names.map(() => 0), rows: prior.counts.reduce((a, b) => a + b, 0),
+    prior: { vectors: prior.vectors, counts: prior.counts },
+  }, "known-answers.json");
+  assert.ok(cases.length >= 15 && cases.some((c) => Object.keys(c.requests).length));
+  for (const { seed, face, requests, index, chosen, vector } of cases) {
+    const what = `seed ${seed} face ${face} requests ${JSON.stringify(requests)}`;
+    assert.equal(drawnIndex(space, BigInt(seed), BigInt(face)), index, `${what}: drawn index`);
+    assert.equal(chosenIndex(space, index, requests), chosen, `${what}: chosen index`);
+    const row = attributeVectors(space, 1, BigInt(seed), { attributes: requests, start: BigInt(face) });
+    assert.deepEqual(Array.from(row), vector.map(Math.fround), `${what}: row`);
+    if (BigInt(seed) <= BigInt(Number.MAX_SAFE_INTEGER) && BigInt(face) <= BigInt(Number.MAX_SAFE_INTEGER)) {
+      assert.deepEqual(attributeVectors(space, 1, Number(seed), { attributes: requests, start: Number(face) }), row, `${what}: Number vs BigInt`);
+    }
   }
 });

@@ -4,7 +4,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { FaceganError, NUMPY_RECIPE, PHILOX_RECIPE, parseMetadata, readOnnxMetadata } from "../facegan.js";
-import { FLOAT_META, UINT8_META, field, modelBytes } from "./helpers.mjs";
+import { ATTRIBUTES, COND_META, DIRECTIONS, FLOAT_META, UINT8_META, field, modelBytes } from "./helpers.mjs";
 
 const V01_MODEL = new URL("../../tests/fixtures/v0.1/generator.onnx", import.meta.url); // facegan 0.1, committed
 const FIXTURES = process.env.FACEGAN_JS_FIXTURES;
@@ -66,10 +66,47 @@ test("bytes that are not an ONNX model are refused with FaceganError", () => {
   for (const bytes of bad) assert.throws(() => readOnnxMetadata(bytes), (e) => e instanceof FaceganError && /^not an ONNX model/.test(e.message));
 });
 
+function attributeRefusals() {
+  // Malformed facegan.attributes / facegan.directions / facegan.attributes_input.
+  const attrs = (change) => ({ ...COND_META, "facegan.attributes": JSON.stringify({ ...ATTRIBUTES, ...change }) });
+  const prior = (change) => attrs({ prior: { ...ATTRIBUTES.prior, ...change } });
+  const dirs = (change) => ({ ...FLOAT_META, "facegan.directions": JSON.stringify({ ...DIRECTIONS, ...change }) });
+  const bad = /has malformed facegan metadata: facegan\.attributes: /, badDirections = /has malformed facegan metadata: facegan\.directions: /;
+  return [
+    [{ ...COND_META, "facegan.attributes": "[1, 2]" }, /facegan\.attributes: must be a JSON object, got an array/],
+    [{ ...COND_META, "facegan.attributes": "{oops" }, /malformed facegan metadata: facegan\.attributes: /],
+    [{ ...COND_META, "facegan.attributes_input": "z" }, /attributes_input must name a second input, got "z"/],
+    [{ ...COND_META, "facegan.attributes_input": "" }, /attributes_input must name a second input/],
+    [attrs({ names: [] }), bad], [attrs({ names: ["a", "a", "b", "c"] }), /names repeats a name/],
+    [attrs({ names: ["a", 1, "b", "c"] }), bad], [attrs({ frequencies: [0.5, 0.2, 0.4] }), /frequencies must be a list of 4 numbers/],
+    [attrs({ frequencies: [0.5, 0.2, 1.5, 0] }), /frequencies must be finite numbers in \[0, 1\]/],
+    [attrs({ rows: 0 }), /rows must be an integer >= 1/], [attrs({ rows: "100" }), /rows must be/],
+    [attrs({ prior: null }), /prior must be an object/], [prior({ vectors: [] }), /prior\.vectors must be a list of 1 to 4096/],
+    [prior({ vectors: ["001", "1010", "1001", "0001", "1100"] }), /4-character strings of 0 and 1, got "001"/],
+    [prior({ vectors: ["0012", "1010", "1001", "0001", "1100"] }), /strings of 0 and 1/],
+    [prior({ vectors: ["1010", "1010", "1001", "0001", "1100"] }), /repeats a vector/],
+    [prior({ counts: [30, 25, 20, 15] }), /prior\.counts must be a list of 5 counts/],
+    [prior({ counts: [30, 25, 0, 15, 10] }), /must be positive integers/], [prior({ counts: [30, 25, 2.5, 15, 10] }), /positive integers/],
+    [prior({ counts: [2 ** 21, 1, 1, 1, 1] }), /sum to 2097156, not below 2\*\*21/],
+    [{ ...FLOAT_META, "facegan.directions": "{]" }, badDirections], [dirs({ names: ["a", "a"] }), /repeats a name/],
+    [dirs({ vectors: [DIRECTIONS.vectors[0]] }), /vectors must be a list of 2 vectors/],
+    [dirs({ vectors: [[1, 0, 0], DIRECTIONS.vectors[1]] }), /vectors\[0\] must be a list of 6 numbers/],
+    [dirs({ vectors: [[2, 0, 0, 0, 0, 0], DIRECTIONS.vectors[1]] }), /vectors\[0\] must have unit norm, has 2/],
+    [dirs({ accuracy: [0.5] }), /accuracy must be a list of 2 numbers/], [dirs({ boundary_accuracy: [0.5, 2] }), /boundary_accuracy must be finite numbers in \[0, 1\]/],
+    [dirs({ samples: -1 }), /samples must be a non-negative integer, got -1/], [dirs({ samples: 1.5 }), /samples must be/],
+    [dirs({ method: 3 }), /method must be a string/], [dirs({ names: ["a,b", "c"] }), /"a,b" is not a usable name/],
+    [dirs({ vectors: [DIRECTIONS.vectors[0].map((x) => x * 1.00001), DIRECTIONS.vectors[1]] }), /unit norm/],
+    [attrs({ names: ["Smiling", " Eyeglasses", "Black_Hair", "Blond_Hair"] }), /" Eyeglasses" is not a usable name \(non-empty, no ',', no outer spaces\)/],
+  ];
+}
+
 const without = (key) => Object.fromEntries(Object.entries(FLOAT_META).filter(([k]) => k !== key));
 const refusals = [
   [{ "other.key": "1" }, /has no facegan metadata; export it with facegan-export/],
-  [{ ...FLOAT_META, "facegan.format_version": "2" }, /format version "2"; this facegan reads version 1/],
+  [{ ...FLOAT_META, "facegan.format_version": "3" }, /format version "3"; this facegan reads versions 1 and 2/],
+  [{ ...FLOAT_META, "facegan.format_version": "2" }, /missing facegan\.attributes_input, facegan\.attributes \(required by format version 2\)/],
+  [{ ...FLOAT_META, "facegan.attributes": COND_META["facegan.attributes"] }, /has facegan\.attributes but format version 1/],
+  ...attributeRefusals(),
   [without("facegan.format_version"), /format version null/],
   [without("facegan.value_range"), /missing facegan\.value_range/],
   [without("facegan.torch_version"), /missing facegan\.torch_version/],
@@ -109,4 +146,43 @@ test("accepts both recipes, float and uint8 layouts, and keeps unknown keys", ()
   assert.equal(parseMetadata({ ...FLOAT_META, "facegan.latents": NUMPY_RECIPE }).latents, NUMPY_RECIPE);
   const u8 = parseMetadata(UINT8_META);
   assert.deepEqual([u8.outputDtype, u8.outputLayout, u8.valueRange], ["uint8", "NHWC", [0, 255]]);
+});
+
+test("version 2: the attribute space and the directions, parsed", () => {
+  const meta = parseMetadata(COND_META, "c.onnx");
+  assert.equal(meta.formatVersion, "2");
+  assert.equal(meta.attributesInput, "attributes");
+  assert.deepEqual(meta.attributes.names, ATTRIBUTES.names);
+  assert.deepEqual([meta.attributes.frequencies, meta.attributes.rows, meta.attributes.total], [ATTRIBUTES.frequencies, 100, 100]);
+  assert.deepEqual(meta.attributes.vectors, ATTRIBUTES.prior.vectors);
+  assert.deepEqual(meta.attributes.counts, ATTRIBUTES.prior.counts);
+  assert.deepEqual(Array.from(meta.attributes.bits.subarray(4, 8)), [1, 0, 1, 0]);
+  assert.deepEqual(meta.directions.names, ["Smiling", "Eyeglasses"]);
+  assert.ok(meta.directions.vectors instanceof Float32Array && meta.directions.vectors.length === 12);
+  assert.deepEqual(Array.from(meta.directions.vectors.subarray(6)), DIRECTIONS.vectors[1].map(Math.fround));
+  assert.deepEqual([meta.directions.accuracy, meta.directions.boundaryAccuracy, meta.directions.samples, meta.directions.method],
+    [[0.9, 0.8], [0.95, 0.85], 2000, "interfacegan"]);
+  // Version 1: no attributes; directions alone are optional and do not bump the version.
+  const v1 = parseMetadata(FLOAT_META);
+  assert.deepEqual([v1.formatVersion, v1.attributesInput, v1.attributes, v1.directions], ["1", null, null, null]);
+  const withDirections = parseMetadata({ ...FLOAT_META, "facegan.directions": COND_META["facegan.directions"] });
+  assert.deepEqual(withDirections.directions.names, ["Smiling", "Eyeglasses"]);
+  // Only names and vectors are required of directions (as runtime/directions.py).
+  const bare = parseMetadata({ ...FLOAT_META, "facegan.directions": JSON.stringify({ names: DIRECTIONS.names, vectors: DIRECTIONS.vectors }) }).directions;
+  assert.deepEqual([bare.accuracy, bare.boundaryAccuracy, bare.samples, bare.method], [null, null, null, "interfacegan"]);
+  // The parsed keys are not repeated in `extra` (as Python's ModelMetadata.extra).
+  assert.deepEqual(Object.keys(meta.extra), ["onnx_version"]);
+});
+
+test("accepts and refuses exactly what Python's parse_metadata does, on a conditional export's metadata", { skip: !FIXTURES && "FACEGAN_JS_FIXTURES is not set (tests/test_js_runtime.py sets it)" }, () => {
+  const { metadata_cases: cases } = JSON.parse(readFileSync(`${FIXTURES}/index.json`, "utf8"));
+  assert.ok(cases.length >= 20 && cases.some((c) => c.accepted) && cases.some((c) => !c.accepted));
+  for (const { name, props, accepted } of cases) {
+    let verdict = true, message = "";
+    try { parseMetadata(props, "m.onnx"); } catch (e) {
+      assert.ok(e instanceof FaceganError && !e.message.includes("\n"), `${name}: ${e}`);
+      verdict = false; message = e.message;
+    }
+    assert.equal(verdict, accepted, `${name}: Python ${accepted ? "accepts" : "refuses"} it, JS ${verdict ? "accepts" : `refuses: ${message}`}`);
+  }
 });

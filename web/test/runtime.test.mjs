@@ -1,7 +1,8 @@
 // The runtime on real models with onnxruntime-node. With FACEGAN_JS_FIXTURES (a folder written by
-// tests/test_js_runtime.py: fresh float and uint8 exports, facegan 0.1's numpy-recipe model and the
-// pixels Python's FaceGenerator drew from them), the same calls must give the same pixels within one
-// uint8 level, and a wrong seed must not.
+// tests/test_js_runtime.py: fresh float and uint8 exports, conditional ones, all with directions,
+// facegan 0.1's numpy-recipe model and the pixels Python's FaceGenerator drew from them), the same
+// calls must give the same pixels within one uint8 level, and a wrong seed or other attributes must not;
+// the attribute rows drawn from a real export's prior must be Python's exactly.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
@@ -52,13 +53,18 @@ function fixtures() {
   return { index, bytes, open };
 }
 
+const floats = (raw) => new Float32Array(raw.buffer.slice(raw.byteOffset, raw.byteOffset + raw.length));
+
 async function draw(gen, call, args, bytes) {
-  const options = { truncation: args.truncation };
+  const options = { truncation: args.truncation, ...(args.attributes ? { attributes: args.attributes } : {}) };
   if (call === "generate") return gen.generate(args.n, seed(args.seed), options);
+  if (call === "edit") return gen.edit(seed(args.seed), args.edits, { ...options, n: args.n });
   if (call === "interpolate") return gen.interpolate(seed(args.seedA), seed(args.seedB), args.steps, { ...options, method: args.method });
-  const raw = bytes(args.latents);
-  return gen.generateFromLatents(new Float32Array(raw.buffer, raw.byteOffset, raw.length / 4), options);
+  const rows = args.attributeRows ? { attributes: floats(bytes(args.attributeRows)) } : {};
+  return gen.generateFromLatents(floats(bytes(args.latents)), { truncation: args.truncation, ...rows });
 }
+
+const flipped = (requests) => Object.fromEntries(Object.entries(requests).map(([k, v]) => [k, 1 - Number(v)]));
 
 test("same calls, same pixels as Python within one uint8 level; a wrong seed differs", { skip: NO_FIXTURES }, async (t) => {
   const { index, bytes, open } = fixtures();
@@ -70,10 +76,35 @@ test("same calls, same pixels as Python within one uint8 level; a wrong seed dif
     t.diagnostic(`${name}: max diff ${stats.max}, ${stats.differ} of ${stats.of} values differ`);
     assert.ok(stats.max <= 1, `${name}: max diff ${stats.max} levels (${stats.differ} of ${stats.of} values differ)`);
     if (call === "generateFromLatents") continue;
-    const wrong = call === "generate" ? { ...args, seed: String(otherSeed(args.seed)) } : { ...args, seedA: String(otherSeed(args.seedA)) };
+    const wrong = "seed" in args ? { ...args, seed: String(otherSeed(args.seed)) } : { ...args, seedA: String(otherSeed(args.seedA)) };
     const off = compareRGB(await draw(gen, call, wrong, bytes), bytes(pixels), shape);
     assert.ok(off.max > 20, `${name}: another seed gave pixels within ${off.max} levels of these`);
+    if (call === "edit") {
+      const unedited = compareRGB(await draw(gen, call, { ...args, edits: {} }, bytes), bytes(pixels), shape);
+      assert.ok(unedited.max > 20, `${name}: without the edits the pixels are within ${unedited.max} levels of these`);
+    }
+    if (!args.attributes) continue;
+    const other = compareRGB(await draw(gen, call, { ...args, attributes: flipped(args.attributes) }, bytes), bytes(pixels), shape);
+    assert.ok(other.max > 20, `${name}: other attributes gave pixels within ${other.max} levels of these`);
   }
+  const calls = new Set(index.cases.map((c) => `${c.model} ${c.call}`));
+  for (const want of ["cond generate", "cond edit", "cond interpolate", "cond generateFromLatents", "float edit", "cond_uint8 generate"]) {
+    assert.ok(calls.has(want), `no ${want} case`);
+  }
+});
+
+test("attribute rows from a real export's prior: Python's exactly, bit for bit", { skip: NO_FIXTURES }, async () => {
+  const { index, bytes, open } = fixtures();
+  assert.ok(index.attribute_rows.length >= 4);
+  for (const { model, n, seed: s, start, requests, rows } of index.attribute_rows) {
+    const gen = await open(model);
+    const got = gen.attributeVectors(n, seed(s), { start: seed(start), ...(requests ? { attributes: requests } : {}) });
+    assert.deepEqual(got, floats(bytes(rows)), `${model} n ${n} seed ${s} start ${start} requests ${JSON.stringify(requests)}`);
+  }
+  const gen = await open("cond");
+  assert.deepEqual(gen.attributes, JSON.parse(index.metadata.cond["facegan.attributes"]).names);
+  assert.deepEqual(gen.directions, JSON.parse(index.metadata.cond["facegan.directions"]).names);
+  assert.equal(gen.metadata.formatVersion, "2");
 });
 
 test("float -> uint8 conversion of Python's raw floats is exactly runtime/images.py to_uint8", { skip: NO_FIXTURES }, async () => {
@@ -94,4 +125,17 @@ test("the numpy-recipe fixture refuses seeds, and each model was exported with t
   await assert.rejects((await open("numpy")).interpolate(0, 1, 3), /numpy's latent recipe/);
   assert.equal((await open("float")).metadata.latents, index.metadata.float["facegan.latents"]);
   assert.equal((await open("uint8")).metadata.outputDtype, "uint8");
+});
+
+test("onnxruntime-web (wasm, as the page runs it) draws the conditional cases' pixels too", { skip: NO_FIXTURES }, async () => {
+  const web = await import("onnxruntime-web").catch(() => null);
+  if (!web) return;
+  const { index, bytes } = fixtures();
+  const gen = await FaceGenerator.create(bytes(index.models.cond), { ort: web, executionProviders: ["wasm"] });
+  const cases = index.cases.filter((c) => c.model === "cond" && c.call !== "generateFromLatents");
+  assert.ok(cases.length >= 3);
+  for (const { name, call, args, pixels, shape } of cases) {
+    const stats = compareRGB(await draw(gen, call, args, bytes), bytes(pixels), shape);
+    assert.ok(stats.max <= 1, `${name}: max diff ${stats.max} levels with onnxruntime-web`);
+  }
 });

@@ -12,8 +12,15 @@
 // hardwareConcurrency, requests} or {"event": "ready", "ok": false, "error", "message" (the page's
 // text)}; `requests` lists every URL the page asked for until then (no CDN? no onnxruntime-web?).
 // Then it answers one JSON line per JSON command read from stdin, until stdin closes:
-//   {"op": "faces", "n": 3, "seed": 7, "truncation": 1}  -> {"ok": true, width, height, count,
-//        "rgba": base64 of the faces' RGBA bytes, face after face}   (window.facegan.generate)
+//   {"op": "faces", "n": 3, "seed": 7, "truncation": 1[, "attributes": {"Smiling": 1}, "edits": {"Smiling": 2}]}
+//        -> {"ok": true, width, height, count, "rgba": base64 of the faces' RGBA bytes, face after face}
+//        (window.facegan.generate; without attributes/edits every attribute is unset, every edit 0)
+//   {"op": "controls"}  -> {"ok": true, "attributes": [{name, set, value, min, max}], "directions":
+//        [{name, value, min, max}], attributesShown, directionsShown}: the page's controls as drawn
+//   {"op": "control", "attribute": "Smiling", "set": true} | {"op": "control", "attribute": "Smiling",
+//        "value": 0.3} | {"op": "control", "direction": "Smiling", "value": 2}  -> operates that control as
+//        a user would (a click on the box; the slider moved, an input event) and answers, once the
+//        drawing it started is done, {"ok": true, generations, error, width, height, count, rgba}
 //   {"op": "download"}  -> {"ok": true, "name", "png": base64}: what the Download PNG button saves
 //   {"op": "time", "n": 16, "seed": 0, "calls": 20}      -> {"ok": true, "times_ms": [...]}: each
 //        generator.generate(n, seed) timed inside the page, so nothing of the transfer is counted
@@ -95,9 +102,44 @@ try {
 
 async function run(page, command) {
   if (command.op === "faces") {
-    const { n = 1, seed = 0, truncation = 1 } = command;
-    const faces = await page.evaluate(([n, seed, truncation]) => window.facegan.generate(n, seed, truncation), [n, seed, truncation]);
+    const { n = 1, seed = 0, truncation = 1, attributes = {}, edits = {} } = command;
+    const faces = await page.evaluate(([n, seed, truncation, requests]) => window.facegan.generate(n, seed, truncation, requests),
+      [n, seed, truncation, { attributes, edits }]);
     const { data, ...rest } = faces;
+    return { ...rest, rgba: Buffer.from(Uint8Array.from(data)).toString("base64") };
+  }
+  if (command.op === "controls") {
+    return page.evaluate(() => {
+      const range = (input) => ({ value: Number(input.value), min: Number(input.min), max: Number(input.max) });
+      return {
+        attributes: [...document.querySelectorAll("#attribute-rows input[type=checkbox]")].map((set) => ({
+          name: set.dataset.attribute, set: set.checked, ...range(document.getElementById(set.id.replace("attr-set-", "attr-value-"))),
+        })),
+        directions: [...document.querySelectorAll("#direction-rows input[type=range]")].map((v) => ({ name: v.dataset.direction, ...range(v) })),
+        attributesShown: !document.getElementById("attributes").hidden,
+        directionsShown: !document.getElementById("directions").hidden,
+      };
+    });
+  }
+  if (command.op === "control") {
+    const done = await page.evaluate(async (command) => {
+      const find = (selector, name) => [...document.querySelectorAll(selector)].find((e) => e.dataset.attribute === name || e.dataset.direction === name);
+      const input = command.direction !== undefined
+        ? find("#direction-rows input[type=range]", command.direction)
+        : find(command.set !== undefined ? "#attribute-rows input[type=checkbox]" : "#attribute-rows input[type=range]", command.attribute);
+      if (!input) throw new Error(`no control for ${JSON.stringify(command.direction ?? command.attribute)}`);
+      if (command.set !== undefined) {
+        if (input.checked !== command.set) input.click(); // a user's click: input and change events, at once
+      } else {
+        input.value = String(command.value);
+        input.dispatchEvent(new Event("input", { bubbles: true }));
+        input.dispatchEvent(new Event("change", { bubbles: true }));
+      }
+      const state = await window.facegan.idle(); // every drawing the control started has finished
+      const faces = window.facegan.lastFaces;
+      return { ...state, width: faces.width, height: faces.height, count: faces.count, data: Array.from(faces.data) };
+    }, command);
+    const { data, ...rest } = done;
     return { ...rest, rgba: Buffer.from(Uint8Array.from(data)).toString("base64") };
   }
   if (command.op === "download") {
@@ -120,5 +162,5 @@ async function run(page, command) {
     }, [n, seed, calls]);
     return { times_ms: times };
   }
-  throw new Error(`unknown op ${JSON.stringify(command.op)}; expected "faces", "download" or "time"`);
+  throw new Error(`unknown op ${JSON.stringify(command.op)}; expected "faces", "controls", "control", "download" or "time"`);
 }

@@ -1,0 +1,235 @@
+"""Conditional training end to end: --condition and --labels, the checkpoint's attributes, the
+attribute grids, exact resume, and the export of a conditional model (two inputs, version 2)."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import numpy as np
+import onnx
+import pytest
+import torch
+from PIL import Image
+from typer.testing import CliRunner
+
+from facegan.runtime.attributes import attribute_vectors
+from facegan.runtime.errors import UsageError
+from facegan.train.checkpoint import load_checkpoint
+from facegan.train.cli import app
+from facegan.train.conditioning import conditioning
+from facegan.train.data.labels import Labels
+from facegan.train.toyface_params import ATTRIBUTES, toy_face_attributes
+
+CONDITION = "Smiling,Eyeglasses,Bald,Blond_Hair"
+TINY = ["--data", "toy-faces", "--toy-faces", "64", "--image-size", "32", "--ngf", "8", "--ndf", "8",
+        "--batch-size", "16", "--workers", "0", "--quiet", "--log-every", "1"]
+runner = CliRunner()
+
+
+def run_cli(*args):
+    return runner.invoke(app, [str(a) for a in args])
+
+
+def _train(tmp_path: Path, *args, name: str = "run") -> Path:
+    result = run_cli(*TINY, "--out", tmp_path, "--name", name, *args)
+    assert result.exit_code == 0, result.output
+    return tmp_path / name
+
+
+def _labels() -> Labels:
+    values = np.array([[1, 0, 0], [1, 1, 0], [0, 0, 1], [1, 0, 0]], dtype=np.uint8)
+    return Labels(("A", "B", "C"), values, "labels.csv")
+
+
+def test_conditioning_picks_columns_in_the_order_asked():
+    cond = conditioning("C,A", _labels())
+    assert cond.names == ("C", "A")
+    assert cond.values.tolist() == [[0, 1], [0, 1], [1, 0], [0, 1]]
+    assert cond.summary["names"] == ["C", "A"] and cond.summary["frequencies"] == [0.25, 0.75]
+    assert cond.summary["prior"] == {"vectors": ["01", "10"], "counts": [3, 1]}
+    assert cond.batch([2, 0]).tolist() == [[1.0, 0.0], [0.0, 1.0]]
+    assert conditioning("all", _labels()).names == ("A", "B", "C")
+    assert conditioning("", _labels()) is None
+
+
+@pytest.mark.parametrize("condition, message", [("A,Z", "no attribute Z"), ("A,A", "twice")])
+def test_conditioning_refuses_names_it_cannot_honour(condition, message):
+    with pytest.raises(UsageError, match=message):
+        conditioning(condition, _labels())
+
+
+def test_a_conditional_run_records_its_attributes_and_draws_grids(tmp_path):
+    run = _train(tmp_path, "--condition", CONDITION, "--epochs", "1")
+    ckpt = load_checkpoint(run)
+    names = CONDITION.split(",")
+    assert ckpt["model_config"]["num_attributes"] == 4
+    assert ckpt["attributes"]["names"] == names and ckpt["attributes"]["rows"] == 64
+    truth = toy_face_attributes(64, 0)[:, [ATTRIBUTES.index(n) for n in names]]
+    assert ckpt["attributes"]["frequencies"] == pytest.approx(truth.mean(axis=0).tolist(), abs=1e-6)
+    assert sum(ckpt["attributes"]["prior"]["counts"]) == 64
+    assert json.loads((run / "config.json").read_text())["model"]["num_attributes"] == 4
+    grid = Image.open(run / "samples" / "attributes-001.png")
+    # 8 faces a row, one row per attribute on and one off; torchvision pads 2 px around each face
+    assert grid.size == (8 * 34 + 2, 2 * 4 * 34 + 2)
+    assert (run / "samples" / "epoch-001.png").is_file() and (run / "morph.gif").is_file()
+
+
+def test_the_attribute_grid_switches_one_attribute_and_keeps_the_rest(tmp_path):
+    """Rows are the runtime's draws with one attribute requested on, then off: the other attributes
+    of each face stay as the prior allows, and the pixels follow the attributes."""
+    from conftest import TEST_ATTRIBUTES, write_checkpoint
+    from facegan.export.generator import load_generator
+    from facegan.train.sampling import attribute_grid
+
+    loaded = load_generator(write_checkpoint(tmp_path / "c.pt", preset="facegan", attributes=True))
+    space, k = loaded.space, len(TEST_ATTRIBUTES)
+    z = torch.from_numpy(np.random.default_rng(0).standard_normal((8, 100), dtype=np.float32))
+    grid = attribute_grid(loaded.generator, z, space, loaded.value_range, seed=5)
+    assert grid.shape == (2 * k * 8, 3, 32, 32) and 0 <= grid.min() and grid.max() <= 1
+    faces = grid.reshape(2 * k, 8, -1)
+    for a, name in enumerate(TEST_ATTRIBUTES):
+        on, off = attribute_vectors(space, 8, 5, {name: 1}), attribute_vectors(space, 8, 5, {name: 0})
+        assert (on[:, a] == 1).all() and (off[:, a] == 0).all()
+        changed = (on != off).any(axis=1)
+        assert (faces[2 * a][changed] - faces[2 * a + 1][changed]).abs().mean() > 0.01, name
+    assert (faces[0, 0] - faces[0, 1]).abs().mean() > 0.01  # columns are different faces
+
+
+def test_conditional_resume_is_exact(tmp_path):
+    straight = _train(tmp_path, "--condition", CONDITION, "--steps", "6", name="straight")
+    stopped = _train(tmp_path, "--condition", CONDITION, "--steps", "2", name="stopped")
+    result = run_cli("--resume", stopped, "--steps", "6", "--quiet")
+    assert result.exit_code == 0, result.output
+    a, b = load_checkpoint(straight), load_checkpoint(stopped)
+    for key in ("generator", "discriminator"):
+        assert all(torch.equal(a[key][k], b[key][k]) for k in a[key]), key
+    assert a["attributes"] == b["attributes"]
+
+
+def test_the_labels_reach_d_and_g(tmp_path, monkeypatch):
+    """Every step feeds each image's own labels to D (real and fake) and to G."""
+    from facegan.train import step
+
+    seen = []
+    real_step = step.train_step
+
+    def spy(s, real_u8, nets=None, attributes=None):
+        seen.append(attributes)
+        return real_step(s, real_u8, nets, attributes)
+
+    monkeypatch.setattr(step, "train_step", spy)
+    _train(tmp_path, "--condition", "Eyeglasses", "--steps", "4")
+    assert len(seen) == 4 and all(a.shape == (16, 1) and a.dtype == torch.float32 for a in seen)
+    assert torch.cat(seen).sum() > 0  # some faces wear glasses
+
+
+def test_a_folder_trains_on_its_labels_csv(tmp_path):
+    folder = tmp_path / "digits"
+    folder.mkdir()
+    rows = []
+    rng = np.random.default_rng(0)
+    for i in range(32):
+        Image.fromarray(rng.integers(0, 255, (32, 32, 3), dtype=np.uint8)).save(folder / f"{i:03d}.png")
+        rows.append({"file": f"{i:03d}.png", "label": str(i % 3)})
+    with open(tmp_path / "labels.csv", "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=["file", "label"])
+        writer.writeheader()
+        writer.writerows(rows)
+    run = _train(tmp_path, "--data", folder, "--labels", tmp_path / "labels.csv", "--condition", "all",
+                 "--steps", "2", "--batch-size", "8")
+    summary = load_checkpoint(run)["attributes"]
+    assert summary["names"] == ["label=0", "label=1", "label=2"]
+    assert summary["prior"]["vectors"] == ["010", "100", "001"]  # one-hot; 11, 11, 10 rows: ties by string
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--condition", "Smiling,Nope"], "no attribute Nope"),
+    (["--labels", "x.csv"], "--labels is read only for --condition"),
+])
+def test_bad_conditions_exit_2_with_one_line(tmp_path, args, message):
+    result = run_cli(*TINY, "--out", tmp_path, "--steps", "1", *args)
+    assert result.exit_code == 2, result.output
+    assert message in result.output and "Traceback" not in result.output
+    assert not (tmp_path / "toy-faces").exists()  # the run directory is never made
+
+
+def test_resume_refuses_other_attributes(tmp_path):
+    run = _train(tmp_path, "--condition", "Smiling", "--steps", "1")
+    ckpt = load_checkpoint(run)
+    from facegan.train.conditioning import check_resumed
+
+    with pytest.raises(UsageError, match="same --condition"):
+        check_resumed(conditioning("Eyeglasses", Labels(("Eyeglasses",), np.zeros((2, 1), np.uint8), "x")), ckpt)
+
+
+# -- export -----------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def conditional_onnx(tmp_path_factory):
+    from conftest import write_checkpoint
+    from facegan.export import export_onnx
+
+    folder = tmp_path_factory.mktemp("conditional")
+    ckpt = write_checkpoint(folder / "ckpt.pt", preset="facegan", attributes=True)
+    result = export_onnx(ckpt, folder / "c.onnx", output="float")
+    return ckpt, result
+
+
+def test_a_conditional_export_has_two_inputs_and_version_2(conditional_onnx):
+    ckpt, result = conditional_onnx
+    model = onnx.load(str(result.path))
+    inputs = {i.name: [d.dim_param or d.dim_value for d in i.type.tensor_type.shape.dim] for i in model.graph.input}
+    assert list(inputs) == ["z", "attributes"]
+    assert inputs["attributes"][1] == 4 and inputs["z"][0] == inputs["attributes"][0]  # one batch axis
+    meta = result.metadata
+    assert meta["facegan.format_version"] == "2" and meta["facegan.attributes_input"] == "attributes"
+    assert json.loads(meta["facegan.attributes"]) == load_checkpoint(ckpt)["attributes"]
+    assert "facegan.directions" not in meta
+
+
+def test_conditional_parity_covers_both_inputs(conditional_onnx, monkeypatch):
+    """The parity cases feed attributes; an artifact that ignores them fails."""
+    from facegan.export import parity
+    from facegan.export.onnx import check, runner
+
+    ckpt, result = conditional_onnx
+    assert result.parity["passed"] and result.parity["num_cases"] > 0
+    data = result.path.read_bytes()
+    real = runner(data)
+    monkeypatch.setattr("facegan.export.onnx.runner", lambda d: lambda v, z, a=None: real(v, z, np.zeros_like(a)))
+    with pytest.raises(parity.ParityMismatchError):
+        check(data, ckpt, artifact="c.onnx", batch_sizes=(3,), seeds=(0,), atol=None)
+
+
+def test_case_attributes_mix_prior_draws_and_sliders(conditional_onnx):
+    from facegan.export.generator import load_generator
+    from facegan.export.parity import case_attributes
+
+    space = load_generator(conditional_onnx[0]).space
+    rows = case_attributes(space, 5, 3)
+    assert np.array_equal(rows[:-1], attribute_vectors(space, 5, 3)[:-1])
+    assert ((rows[-1] > 0) & (rows[-1] < 1)).all()
+
+
+def test_directions_go_into_the_export_only_for_their_weights(tmp_path):
+    from conftest import write_checkpoint
+    from facegan.export import export_onnx
+    from facegan.train.checkpoint import sha256_file
+
+    run = tmp_path / "run"
+    ckpt = write_checkpoint(run / "checkpoints" / "last.pt")
+    vectors = np.eye(2, 100)
+    directions = {"names": ["Smiling", "Bald"], "vectors": vectors.tolist(), "accuracy": [0.99, 0.98],
+                  "boundary_accuracy": [0.9, 0.8], "samples": 100, "method": "interfacegan"}
+    record = {"checkpoint_sha256": sha256_file(ckpt), "weights": "raw", "directions": directions}
+    (run / "directions.json").write_text(json.dumps(record))
+    result = export_onnx(run, tmp_path / "a.onnx")
+    assert json.loads(result.metadata["facegan.directions"])["names"] == ["Smiling", "Bald"]
+    assert result.metadata["facegan.format_version"] == "1" and not result.notes
+    (run / "directions.json").write_text(json.dumps({**record, "checkpoint_sha256": "0" * 64}))
+    result = export_onnx(run, tmp_path / "b.onnx")
+    assert "facegan.directions" not in result.metadata
+    assert len(result.notes) == 1 and "facegan-directions again" in result.notes[0]
