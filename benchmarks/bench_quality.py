@@ -112,6 +112,7 @@ def finished(run: Path, cmd: list[str], steps: int) -> bool:
     planned, saved = json.loads(dry[: dry.rindex("}") + 1]), json.loads(saved_path.read_text())
     for config in (planned, saved):
         config["train"].pop("data")
+        config["model"].pop("num_attributes", None)  # set from the labels as a run trains (--condition is compared)
     steps_done = [json.loads(x).get("step") for x in (run / "metrics.jsonl").read_text().splitlines()]
     return (planned["model"], planned["train"]) == (saved["model"], saved["train"]) and steps in steps_done
 

@@ -122,9 +122,9 @@ def coverage(probs: np.ndarray) -> float:
 class DigitScorer:
     """A trained DigitNet and the features of the real digits, to score generated images against."""
 
-    def __init__(self, real_uint8: np.ndarray, labels: np.ndarray, seed: int = 0):
+    def __init__(self, real_uint8: np.ndarray, labels: np.ndarray, seed: int = 0, epochs: int = 6):
         x = to_model_input(real_uint8)
-        self.net, self.accuracy = train_classifier(x, torch.from_numpy(labels), seed=seed)
+        self.net, self.accuracy = train_classifier(x, torch.from_numpy(labels), seed=seed, epochs=epochs)
         raw = _batched(self.net.features, x)
         # One global scale giving the real features unit RMS: the cubic KID kernel stays well
         # conditioned and KID lands near 1e-3..1 whatever the network's activation scale.

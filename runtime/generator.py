@@ -276,11 +276,11 @@ class FaceGenerator:
         """Run one chunk and write it, converted, into `out` (a slice of the result)."""
         meta = self.metadata
         raw_is_final = output == "float" or meta.output_dtype == "uint8"
-        if self.io_binding and a is None:  # run_bound binds one input; a conditional model runs plainly
+        feeds = {meta.input_name: z} if a is None else {meta.input_name: z, meta.attributes_input: a}
+        if self.io_binding:
             raw = out if raw_is_final else np.empty(self._raw_shape(len(z)), np.float32)
-            run_bound(self.session, meta.input_name, meta.output_name, z, raw)
+            run_bound(self.session, feeds, meta.output_name, raw)
         else:
-            feeds = {meta.input_name: z} if a is None else {meta.input_name: z, meta.attributes_input: a}
             raw = self.session.run([meta.output_name], feeds)[0]
             if raw_is_final:
                 out[...] = raw

@@ -126,7 +126,7 @@ def uses_cuda(session: ort.InferenceSession) -> bool:
     return CUDA in session.get_providers()
 
 
-def run_bound(session: ort.InferenceSession, input_name: str, output_name: str, z: np.ndarray, out: np.ndarray) -> None:
+def run_bound(session: ort.InferenceSession, feeds: dict[str, np.ndarray], output_name: str, out: np.ndarray) -> None:
     """Run with I/O binding, writing the model output straight into the host buffer `out`.
 
     On CUDA, `session.run` copies the output from the device into a fresh array that the caller
@@ -137,7 +137,8 @@ def run_bound(session: ort.InferenceSession, input_name: str, output_name: str, 
     if not out.flags.c_contiguous:
         raise UsageError("out must be C-contiguous to be bound as an output buffer")
     binding = session.io_binding()
-    binding.bind_cpu_input(input_name, np.ascontiguousarray(z, dtype=np.float32))
+    for name, value in feeds.items():  # z, and a conditional model's attributes
+        binding.bind_cpu_input(name, np.ascontiguousarray(value, dtype=np.float32))
     binding.bind_output(
         output_name,
         device_type="cpu",

@@ -233,3 +233,54 @@ def test_directions_go_into_the_export_only_for_their_weights(tmp_path):
     result = export_onnx(run, tmp_path / "b.onnx")
     assert "facegan.directions" not in result.metadata
     assert len(result.notes) == 1 and "facegan-directions again" in result.notes[0]
+
+
+def test_fid_scores_a_conditional_model_with_prior_attributes_eager_and_onnx_alike(conditional_onnx):
+    """facegan-fid's two paths (the checkpoint, the export) draw the same attributes for the same faces."""
+    from facegan.export.generator import load_generator
+    from facegan.train.fid import generator_features, onnx_features
+
+    ckpt, result = conditional_onnx
+    loaded = load_generator(ckpt)
+    pixels = lambda batch: np.asarray(batch, dtype=np.float64).reshape(len(batch), -1)  # noqa: E731
+    eager = generator_features(loaded.generator, 100, loaded.value_range, 6, inception=pixels, space=loaded.space,
+                               batch_size=4)
+    exported = onnx_features(result.path, 6, inception=pixels, batch_size=4)
+    assert np.abs(eager - exported).max() <= 1  # uint8 levels
+
+
+def _conditional_state(**train_overrides):
+    from facegan.train.config import resolve
+    from facegan.train.state import build_state
+
+    model_cfg, train_cfg = resolve("facegan", {"image_size": 32, "ngf": 8, "ndf": 8, "num_attributes": 2},
+                                   {"batch_size": 8, "device": "cpu", **train_overrides})
+    return build_state(model_cfg, train_cfg, torch.device("cpu"), total_steps=100)
+
+
+@pytest.mark.parametrize("loss", ["hinge", "bce", "wgan-gp"])
+def test_the_attribute_classifier_loss_trains_d_and_g(loss):
+    """With --attribute-weight, D's classifier learns from the real labels and G from its faces'
+    readings; with 0, the classifier gets no gradient at all (projection and input maps alone)."""
+    from facegan.train.step import train_step
+    from facegan.train.toyfaces import toy_faces
+
+    real = torch.from_numpy(toy_faces(8, 32)).permute(0, 3, 1, 2).contiguous()
+    y = torch.tensor([[1.0, 0.0]] * 4 + [[0.0, 1.0]] * 4)
+    grads = {}
+    for weight in (0.0, 1.0):
+        torch.manual_seed(0)
+        s = _conditional_state(loss=loss, attribute_weight=weight)
+        result = train_step(s, real, attributes=y)
+        assert result.finite
+        grads[weight] = s.d.classify.weight.grad
+    assert grads[0.0] is None or grads[0.0].abs().max() == 0
+    assert grads[1.0].abs().max() > 0
+
+
+def test_attribute_loss_is_mean_binary_cross_entropy():
+    from facegan.train.losses import attribute_loss
+
+    logits = torch.tensor([[0.0, 2.0]])
+    expected = (torch.log(torch.tensor(2.0)) + torch.log1p(torch.exp(torch.tensor(-2.0)))) / 2
+    assert torch.isclose(attribute_loss(logits, torch.tensor([[1.0, 1.0]])), expected)

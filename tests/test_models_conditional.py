@@ -67,9 +67,12 @@ def test_conditional_models_add_only_the_embeddings():
         g0, d0 = build_models(cfg, seed=0)
         g, d = build_models(dataclasses.replace(cfg, num_attributes=K), seed=0)
         assert list(g.state_dict()) == list(g0.state_dict()) + ["embed.weight"]
-        assert list(d.state_dict()) == list(d0.state_dict()) + d_embed
+        assert list(d.state_dict()) == list(d0.state_dict()) + d_embed + ["classify.weight", "classify.bias"]
         assert g.embed.weight.shape == (cfg.latent_dim, K)  # k -> latent_dim, no bias
         assert g.embed.bias is None and d.embed.bias is None
+        # D's first convolution also takes the k attribute maps beside the image's channels
+        first = [k for k in d.state_dict() if k.startswith("main.0.")][0]
+        assert d.state_dict()[first].shape[1] == 3 + K and d0.state_dict()[first].shape[1] == 3
 
 
 @pytest.mark.parametrize("image_size", [32, 64])
@@ -117,20 +120,29 @@ def test_attributes_reach_the_image_under_batch_statistics():
 
 
 @pytest.mark.parametrize("facegan_d", [False, True])
-def test_discriminator_projection_term(facegan_d):
+def test_discriminator_conditioning(facegan_d):
+    """D(x, y) = psi(h) + <embed(y), phi(h)>, h the features of the image with the k attribute maps
+    beside it; with no attribute on it is the unconditional D; `classify` adds the classifier's logits."""
     d_opts = dict(spectral_norm=True, d_norm="none", mbstd_group=4) if facegan_d else {}
     _, d = _models(**d_opts)
     x, a = torch.randn(4, 3, 32, 32, generator=torch.Generator().manual_seed(2)), _attributes(4, seed=1)
+    if not facegan_d:  # (with spectral norm, sigma is that of the whole first weight, attribute channels included)
+        with torch.no_grad():
+            state = {k: v for k, v in d.state_dict().items() if not k.startswith(("embed.", "classify."))}
+            state["main.0.weight"] = state["main.0.weight"][:, :3]  # the image's channels of the first conv
+            plain = Discriminator(ModelConfig(**TINY, **d_opts)).eval()
+            plain.load_state_dict(state)
+            assert torch.allclose(d(x, torch.zeros(4, K)), plain(x), atol=1e-5)
     with torch.no_grad():
-        # With no attribute on, the projection vanishes: the logit is psi(phi(x)), the unconditional D.
-        psi = Discriminator(ModelConfig(**TINY, **d_opts)).eval()
-        psi.load_state_dict({k: v for k, v in d.state_dict().items() if not k.startswith("embed.")})
-        assert torch.allclose(d(x, torch.zeros(4, K)), psi(x), atol=1e-6)
-        # The rest is <embed(y), phi(x)>, phi the final features summed over the 4x4 map.
-        phi = d.main[: -d.psi_layers](x).sum(dim=(2, 3))
+        maps = torch.cat([x, a[:, :, None, None].expand(-1, -1, 32, 32)], dim=1)
+        h = d.main[: -d.psi_layers](maps)
+        phi = h.sum(dim=(2, 3))
         projection = (d.embed(a) * phi).sum(dim=1)
         assert projection.abs().min() > 0
-        assert torch.allclose(d(x, a), psi(x) + projection, atol=1e-5)
+        assert torch.allclose(d(x, a), d.main[-d.psi_layers:](h) + projection, atol=1e-5)
+        logit, classes = d(x, a, classify=True)
+        assert torch.equal(logit, d(x, a)) and torch.allclose(classes, d.classify(phi), atol=1e-6)
+        assert classes.shape == (4, K)
 
 
 def test_gradients_reach_the_embeddings():

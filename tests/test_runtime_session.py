@@ -11,7 +11,7 @@ import logging
 import numpy as np
 import onnxruntime as ort
 import pytest
-from runtime_models import toy_model
+from runtime_models import conditional_model, toy_model
 
 from facegan.runtime.errors import FaceganError, MetadataError, ProviderError
 from facegan.runtime.generator import FaceGenerator
@@ -198,10 +198,21 @@ def test_run_bound_writes_into_the_buffer(models):
     session = make_session(models["float32"], "cpu")
     z = np.random.default_rng(0).standard_normal((4, 8), dtype=np.float32)
     out = np.full((4, 3, 8, 8), np.nan, dtype=np.float32)
-    run_bound(session, "z", "images", z, out)
+    run_bound(session, {"z": z}, "images", out)
     np.testing.assert_array_equal(out, session.run(None, {"z": z})[0])
     with pytest.raises(ValueError, match="contiguous"):
-        run_bound(session, "z", "images", z, np.empty((4, 8, 8, 3), np.float32).transpose(0, 3, 1, 2))
+        run_bound(session, {"z": z}, "images", np.empty((4, 8, 8, 3), np.float32).transpose(0, 3, 1, 2))
+
+
+def test_run_bound_binds_every_input_of_a_conditional_model(tmp_path):
+    session = make_session(conditional_model(tmp_path / "c.onnx"), "cpu")
+    rng = np.random.default_rng(0)
+    feeds = {i.name: rng.random(tuple(2 if isinstance(d, str) else d for d in i.shape), dtype=np.float32)
+             for i in session.get_inputs()}
+    assert list(feeds) == ["z", "attributes"]
+    out = np.full((2, 3, 8, 8), np.nan, dtype=np.float32)
+    run_bound(session, feeds, "images", out)
+    np.testing.assert_array_equal(out, session.run(None, feeds)[0])
 
 
 def test_missing_and_corrupt_files(tmp_path):

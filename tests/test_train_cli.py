@@ -83,6 +83,8 @@ def _other_value(f, current):
         return "dcgan-stable"
     if f.name == "data":
         return "celeba"  # the dry run is on toy-faces
+    if f.name == "labels":
+        return "/elsewhere/labels.csv"  # stored absolute: an absolute path stays as it is
     if f.name == "diffaug":
         return "color" if current != "color" else "cutout"
     if isinstance(current, str):

@@ -170,10 +170,12 @@ def onnx_features(
     _check_n(n)
     gen = FaceGenerator(model_path, device=device, batch_size=batch_size)
     z_all = latents(seed, n, gen.latent_dim)  # not gen.latents: the eager scorer's, whatever the model's recipe
+    a_all = gen.attribute_vectors(n, seed) if gen.attributes else None  # as generated_batches draws them
 
     def batches() -> Iterator[np.ndarray]:
         for start in range(0, n, batch_size):
-            nhwc = gen.generate_from_latents(z_all[start : start + batch_size], output="uint8")
+            rows = None if a_all is None else a_all[start : start + batch_size]
+            nhwc = gen.generate_from_latents(z_all[start : start + batch_size], output="uint8", attributes=rows)
             yield np.ascontiguousarray(nhwc.transpose(0, 3, 1, 2))
 
     return features_of(batches(), inception)

@@ -66,6 +66,12 @@ def g_loss(loss: str, fake_logits: torch.Tensor) -> torch.Tensor:
     return -fake_logits.mean()  # hinge and wgan-gp
 
 
+def attribute_loss(class_logits: torch.Tensor, attributes: torch.Tensor) -> torch.Tensor:
+    """Binary cross-entropy of D's attribute logits against the attributes (float (N, k) in [0, 1]),
+    averaged over images and attributes: the auxiliary classifier's loss (AC-GAN)."""
+    return F.binary_cross_entropy_with_logits(class_logits, attributes)
+
+
 def gradient_penalty(d: Callable[[torch.Tensor], torch.Tensor], real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
     """WGAN-GP penalty E[(||grad_x D(x_hat)||_2 - 1)^2] at random interpolates x_hat (unweighted).
 
@@ -138,4 +144,4 @@ def _check_loss(loss: str) -> None:
         raise UsageError(f"loss must be one of {', '.join(LOSSES)}, got {loss!r}")
 
 
-__all__ = ["d_loss", "d_outputs", "d_targets", "g_loss", "gradient_penalty", "r1_penalty"]
+__all__ = ["attribute_loss", "d_loss", "d_outputs", "d_targets", "g_loss", "gradient_penalty", "r1_penalty"]

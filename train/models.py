@@ -102,7 +102,10 @@ class Discriminator(nn.Module):
             return [nn.LeakyReLU(0.2, inplace=True), *drop]
 
         # (channels) x size x size -> (ndf) x size/2 x size/2, no norm on the input layer
-        layers: list[nn.Module] = [sn(nn.Conv2d(cfg.channels, cfg.ndf, 4, 2, 1, bias=False)), *act()]
+        # A conditional D also sees the attributes from the start: k constant maps beside the image
+        # (measured: local attributes such as glasses were read far better than by projection alone)
+        k = cfg.num_attributes
+        layers: list[nn.Module] = [sn(nn.Conv2d(cfg.channels + k, cfg.ndf, 4, 2, 1, bias=False)), *act()]
         for m_in, m_out in zip(mults[:-1], mults[1:]):
             # (ndf*m_in) x s x s -> (ndf*m_out) x s/2 x s/2
             layers += [
@@ -122,17 +125,25 @@ class Discriminator(nn.Module):
             # Projection: k attributes -> one weight per feature of phi(x) (the final features, before
             # the minibatch-stddev layer, which describes the batch and not the image).
             self.embed = sn(nn.Linear(cfg.num_attributes, cfg.ndf * mults[-1], bias=False))
+            # And an auxiliary classifier (AC-GAN, Odena et al. 2017) on the same features: one logit
+            # per attribute, trained on real images; G is trained to have its faces read as asked.
+            # No spectral norm: it is a classifier, not the critic (with it, it stayed at chance).
+            self.classify = nn.Linear(cfg.ndf * mults[-1], cfg.num_attributes)
             self.psi_layers = 2 + extra  # main[-psi_layers:] is psi: [minibatch stddev,] final conv, flatten
 
-    def forward(self, x: torch.Tensor, attributes: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, attributes: torch.Tensor | None = None, *,
+                classify: bool = False) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
+        """The logit per image; with `classify`, also the (N, k) attribute logits of the classifier."""
         if self.cfg.num_attributes == 0 and attributes is None:
             return self.main(x)
         attributes = check_attributes(self.cfg, attributes, x.shape[0])
+        x = torch.cat([x, attributes[:, :, None, None].expand(-1, -1, *x.shape[2:]).to(x.dtype)], dim=1)
         h = self.main[: -self.psi_layers](x)  # (ndf*8) x 4 x 4
         phi = h.sum(dim=(2, 3))  # global sum pooling, as in Miyato & Koyama's code: (N, ndf*8)
         # logit = psi(h) + <embed(y), phi(x)>. psi stays the DCGAN head (a 4x4 conv on the map, not a
         # linear on phi), so with every attribute 0 this is the unconditional D, weight for weight.
-        return self.main[-self.psi_layers:](h) + (self.embed(attributes) * phi).sum(dim=1)
+        logit = self.main[-self.psi_layers:](h) + (self.embed(attributes) * phi).sum(dim=1)
+        return (logit, self.classify(phi)) if classify else logit
 
 
 def check_attributes(cfg: ModelConfig, attributes: torch.Tensor | None, batch: int) -> torch.Tensor:
@@ -177,6 +188,9 @@ class MinibatchStdDev(nn.Module):
         std = (y.var(dim=0, unbiased=False) + 1e-8).sqrt().mean(dim=(1, 2, 3))  # (n // g,)
         feature = std.to(x.dtype).reshape(1, n // g, 1, 1, 1).expand(g, -1, 1, h, w).reshape(n, 1, h, w)
         return torch.cat([x, feature], dim=1)
+
+
+
 
 
 def weights_init(m: nn.Module) -> None:
