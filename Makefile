@@ -61,6 +61,7 @@ bench: setup
 # minutes on a 2-core CPU when idle), then the leave-one-out ablation of the default (seed 0, ratios against it).
 bench-quality: setup
 	$(BIN)/python benchmarks/bench_quality.py --grids docs
+	$(BIN)/python benchmarks/bench_attributes.py --grids docs
 	$(BIN)/python benchmarks/bench_quality.py --ablation --variants "$(ABLATION)" --seeds 0
 
 ABLATION = facegan,default without DiffAugment,default without spectral norm,default without minibatch-stddev,default with BCE instead of hinge,default with lazy R1 0.5

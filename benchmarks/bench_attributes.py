@@ -53,6 +53,8 @@ def parse_args(argv=None):
     p.add_argument("--samples", type=int, help="Generated faces scored per model and request (default: 1000; quick: 64).")
     p.add_argument("--judge-steps", type=int, help="Training steps of the judge (default: 1500; quick: 30).")
     p.add_argument("--directions-samples", type=int, help="Faces facegan-directions fits on (default: 4000; quick: 100).")
+    p.add_argument("--attribute-weight", type=float, default=None,
+                   help="facegan-train --attribute-weight of the conditional runs (default: the preset's).")
     p.add_argument("--grids", type=Path, default=None, help="Folder for the attribute grid of each conditional model.")
     p.add_argument("--work", type=Path, default=None, help="Keep the runs here instead of a temporary folder.")
     p.add_argument("--reuse", action="store_true", help="Score runs already in --work that finished with the same configuration.")
@@ -115,7 +117,8 @@ def measure_set(name: str, args, work: Path) -> dict:
         data, labels_csv, extra = str(folder), write_digit_labels(folder), []
     condition = SETS[name]
     base = ["--preset", "facegan", *extra]
-    cond_flags = [*base, "--condition", condition] + (["--labels", str(labels_csv)] if labels_csv else [])
+    cond_flags = [*base, "--condition", condition] + (["--labels", str(labels_csv)] if labels_csv else []) + (
+        ["--attribute-weight", str(args.attribute_weight)] if args.attribute_weight is not None else [])
     runs = {kind: bench_quality.train_run(flags, args.seed, data, work / "runs", f"{name}-{kind}", args)
             for kind, flags in (("conditional", cond_flags), ("unconditional", base))}
     spec = DataSpec(data, args.image_size, cache_dir=cache, workers=0, seed=args.seed, toy_faces=args.toy_faces,
