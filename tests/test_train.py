@@ -41,6 +41,12 @@ def run_cli(*args: str):
     return runner.invoke(app, [str(a) for a in args])
 
 
+def _ctrl_c_as_on_a_terminal() -> None:
+    """In the child: SIGINT as a terminal delivers it. A suite started as a background job (`cmd &`)
+    inherits SIGINT ignored, and Python then never raises KeyboardInterrupt: the test would hang."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _train(tmp_path: Path, *args: str, name: str = "run"):
     result = run_cli(*TINY, "--out", tmp_path, "--name", name, *args)
     assert result.exit_code == 0, result.output
@@ -337,7 +343,7 @@ def test_ctrl_c_saves_and_exits_130(tmp_path):
     # Without --quiet, each log line is printed off a terminal: "step 1/..." means training runs.
     flags = [f for f in TINY if f != "--quiet"]
     cmd = [sys.executable, "-m", "facegan.train", *flags, "--toy-faces", "64", "--out", str(tmp_path), "--name", "run", "--steps", "100000"]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, preexec_fn=_ctrl_c_as_on_a_terminal)
     metrics = tmp_path / "run" / "metrics.jsonl"
     wait_for_output(proc.stdout.fileno(), "step 1/")
     proc.send_signal(signal.SIGINT)
@@ -498,7 +504,7 @@ def test_ctrl_c_while_the_data_loads_exits_130_and_leaves_nothing(tmp_path):
     # stdout on a terminal (a pty), so the data-preparation bar is drawn: its count "n/100000"
     # means faces are being drawn into the cache (which takes far longer than the signal's way there).
     main_fd, child_fd = pty.openpty()
-    proc = subprocess.Popen(cmd, stdout=child_fd, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(cmd, stdout=child_fd, stderr=subprocess.PIPE, text=True, preexec_fn=_ctrl_c_as_on_a_terminal)
     os.close(child_fd)
     try:
         wait_for_output(main_fd, "/100000")
