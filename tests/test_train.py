@@ -514,6 +514,9 @@ def test_ctrl_c_while_the_data_loads_exits_130_and_leaves_nothing(tmp_path):
         out, err = proc.communicate(timeout=120)
     finally:
         os.close(main_fd)
+        if proc.poll() is None:  # a failed test must not leave 100,000 faces being drawn behind it
+            proc.kill()
+            proc.wait()
     assert proc.returncode == 130, err
     assert err.strip() == "facegan-train: interrupted; nothing was saved beyond the last checkpoint"
     assert not (tmp_path / "run").exists()
