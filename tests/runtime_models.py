@@ -16,6 +16,7 @@ Both carry `facegan.*` metadata from `facegan.runtime.metadata.build_metadata` a
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -56,6 +57,19 @@ def toy_directions(latent_dim: int = 8, names: tuple[str, ...] = ("Smiling", "Ey
     v /= np.linalg.norm(v, axis=1, keepdims=True)
     return {"names": list(names), "vectors": v.tolist(), "accuracy": [0.9] * len(names),
             "boundary_accuracy": [0.95] * len(names), "samples": 1000, "method": "interfacegan"}
+
+
+def with_directions(model: Path, out: Path, names: tuple[str, ...] = ("Smiling", "Eyeglasses"), seed: int = 0) -> Path:
+    """`model` (any facegan .onnx) written to `out` with a `facegan.directions` entry of random unit
+    vectors, as facegan-directions would give it; `out` may be `model` itself."""
+    proto = onnx.load(str(model))
+    props = {p.key: p.value for p in proto.metadata_props}
+    directions = toy_directions(int(props["facegan.latent_dim"]), tuple(names), seed)
+    props["facegan.directions"] = json.dumps(directions, sort_keys=True)
+    del proto.metadata_props[:]
+    helper.set_model_props(proto, props)
+    onnx.save(proto, str(out))
+    return out
 
 
 def toy_metadata(

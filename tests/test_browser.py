@@ -40,6 +40,7 @@ pytest.importorskip("onnx")
 pytest.importorskip("onnxruntime")
 
 from conftest import TEST_ATTRIBUTES, write_checkpoint  # noqa: E402
+from runtime_models import with_directions  # noqa: E402
 from waiting import drain_output, wait_for_output  # noqa: E402
 
 from facegan.export.web import export_web  # noqa: E402
@@ -302,18 +303,7 @@ DIRECTIONS = ("Smiling", "Eyeglasses")
 
 def add_directions(model: Path, names: tuple[str, ...] = DIRECTIONS, seed: int = 0) -> None:
     """Give `model` a `facegan.directions` entry of random unit vectors (what facegan-directions finds)."""
-    import onnx
-
-    proto = onnx.load(str(model))
-    props = {p.key: p.value for p in proto.metadata_props}
-    vectors = np.random.default_rng(seed).standard_normal((len(names), int(props["facegan.latent_dim"])))
-    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
-    props["facegan.directions"] = json.dumps({
-        "names": list(names), "vectors": vectors.tolist(), "accuracy": [0.9] * len(names),
-        "boundary_accuracy": [0.95] * len(names), "samples": 256, "method": "interfacegan"}, sort_keys=True)
-    del proto.metadata_props[:]
-    onnx.helper.set_model_props(proto, props)
-    onnx.save(proto, str(model))
+    with_directions(model, model, names, seed)
 
 
 @pytest.fixture(scope="module")

@@ -20,21 +20,11 @@ from facegan.runtime.attributes import (
 from facegan.runtime.directions import Directions, apply_edits
 from facegan.runtime.errors import MetadataError, UsageError
 from facegan.runtime.known_answers import attribute_answers
+from test_latents import philox_by_the_text  # the reference written from the text, not from philox.py
 
 KNOWN_ANSWERS = Path(__file__).resolve().parents[1] / "web" / "known-answers.json"
 MASK = 0xFFFFFFFF
 NAMES = ["Smiling", "Eyeglasses", "Black_Hair", "Blond_Hair", "Male"]
-
-
-def philox_by_the_text(ctr, key):
-    c0, c1, c2, c3 = ctr
-    k0, k1 = key
-    for r in range(10):
-        if r:
-            k0, k1 = (k0 + 0x9E3779B9) & MASK, (k1 + 0xBB67AE85) & MASK
-        p0, p1 = 0xD2511F53 * c0, 0xCD9E8D57 * c2
-        c0, c1, c2, c3 = (p1 >> 32) ^ c1 ^ k0, p1 & MASK, (p0 >> 32) ^ c3 ^ k1, p0 & MASK
-    return c0, c1, c2, c3
 
 
 def row_by_the_text(vectors: list[str], counts: list[int], names: list[str], seed: int, face: int, requests: dict):

@@ -34,6 +34,7 @@ from typer.testing import CliRunner  # noqa: E402
 
 import cli_output  # noqa: E402
 from conftest import TEST_ATTRIBUTES, write_checkpoint  # noqa: E402
+from runtime_models import with_directions  # noqa: E402
 from waiting import wait_for_output  # noqa: E402
 
 from facegan.runtime.generator import FaceGenerator  # noqa: E402
@@ -410,24 +411,6 @@ def test_limits_refuse_nonsense(bad):
 
 ATTRIBUTES = TEST_ATTRIBUTES  # Smiling, Eyeglasses, Black_Hair, Blond_Hair
 DIRECTIONS = ("Smiling", "Eyeglasses")
-
-
-def with_directions(model: Path, out: Path, names: tuple[str, ...] = DIRECTIONS, seed: int = 0) -> Path:
-    """`model` with a `facegan.directions` entry of random unit vectors (as facegan-directions writes)."""
-    import onnx
-
-    proto = onnx.load(str(model))
-    props = {p.key: p.value for p in proto.metadata_props}
-    dim = int(props["facegan.latent_dim"])
-    vectors = np.random.default_rng(seed).standard_normal((len(names), dim))
-    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
-    props["facegan.directions"] = json.dumps({
-        "names": list(names), "vectors": vectors.tolist(), "accuracy": [0.9] * len(names),
-        "boundary_accuracy": [0.95] * len(names), "samples": 256, "method": "interfacegan"}, sort_keys=True)
-    del proto.metadata_props[:]
-    onnx.helper.set_model_props(proto, props)
-    onnx.save(proto, str(out))
-    return out
 
 
 @pytest.fixture(scope="module")

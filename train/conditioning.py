@@ -14,6 +14,7 @@ sample grid is what `FaceGenerator.generate(64, seed)` gives for the exported mo
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Sequence
 
 import numpy as np
@@ -33,7 +34,7 @@ class Conditioning:
     values: torch.Tensor  # uint8 (N, k): row i is image i of the training data
     summary: dict  # runtime.attributes.summarize(names, values): names, frequencies, rows, prior
 
-    @property
+    @cached_property
     def space(self) -> AttributeSpace:
         return AttributeSpace.from_json(self.summary, "the training labels")
 

@@ -23,6 +23,7 @@ import copy
 import torch
 from torch import nn
 
+from facegan.runtime.attributes import attribute_vectors
 from facegan.runtime.errors import UsageError
 
 
@@ -79,8 +80,6 @@ class EMA:
         for b in range(batches):
             inputs = [torch.randn(batch_size, latent_dim, generator=gen)]
             if space is not None:
-                from facegan.runtime.attributes import attribute_vectors
-
                 inputs.append(torch.from_numpy(attribute_vectors(space, batch_size, seed, start=b * batch_size)))
             self.module(*(x.to(device) for x in inputs))
         for m, momentum in zip(norms, momenta):
