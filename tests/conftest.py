@@ -30,7 +30,7 @@ def write_checkpoint(path: Path, preset: str = "dcgan", seed: int = 0, ema: bool
 
     With `attributes` (True: TEST_ATTRIBUTES, or toy-face attribute names) the model is conditional
     on them, with the checkpoint's "attributes" summary of 512 toy faces' labels, and its attribute
-    embedding scaled up so that switching one attribute visibly changes the face.
+    embedding and conditional BatchNorm scaled up so that switching one attribute visibly changes the face.
 
     An untrained tiny generator draws an almost constant grey, which any wrong seed, wrong weights
     or constant model would match. So the last layer is scaled up until the outputs span the value
@@ -74,6 +74,8 @@ def _give_contrast(g: torch.nn.Module, seed: int) -> None:
     if k:  # an attribute moves z by about one standard deviation
         with torch.no_grad():
             g.embed.weight.normal_(0.0, 1.0, generator=gen)
+            for film in g.film.values():  # and scales and shifts its channels, as a trained G does
+                film.gain.normal_(0.0, 0.3, generator=gen), film.shift.normal_(0.0, 0.3, generator=gen)
     norms = [m for m in g.modules() if isinstance(m, torch.nn.BatchNorm2d)]
     with torch.no_grad():
         for m in norms:

@@ -235,6 +235,39 @@ def test_directions_go_into_the_export_only_for_their_weights(tmp_path):
     assert len(result.notes) == 1 and "facegan-directions again" in result.notes[0]
 
 
+def test_a_conditional_checkpoint_of_facegan_0_2_0_exports_and_resumes(tmp_path):
+    """0.2.0 wrote no conditional_recipe and had neither conditional BatchNorm in G nor D's classifier
+    network: such a checkpoint reads as recipe 1, exports with parity, and resumes to the end."""
+    from facegan.export import export_onnx
+    from facegan.train.checkpoint import save_checkpoint
+    from facegan.train.config import ModelConfig, from_dict
+    from facegan.train.models import build_models
+
+    run = _train(tmp_path, "--condition", CONDITION, "--steps", "2")
+    last = run / "checkpoints" / "last.pt"
+    ckpt = load_checkpoint(last)
+    assert ckpt["model_config"]["conditional_recipe"] == 2
+    old_cfg = {k: v for k, v in ckpt["model_config"].items() if k != "conditional_recipe"}
+    g, d = build_models(from_dict(ModelConfig, {**old_cfg, "conditional_recipe": 1}), seed=1)
+    assert not any(k.startswith("film.") for k in g.state_dict()) and "classify.weight" in d.state_dict()
+    with torch.no_grad():
+        g.embed.weight.normal_(0.0, 1.0)  # so the attributes visibly matter
+    old = {**ckpt, "model_config": old_cfg, "generator": g.state_dict(),
+           "generator_ema": None if ckpt["generator_ema"] is None else g.state_dict(),
+           "discriminator": d.state_dict(), "facegan_version": "0.2.0",
+           "optimizer_g": torch.optim.Adam(g.parameters()).state_dict(),
+           "optimizer_d": torch.optim.Adam(d.parameters()).state_dict()}
+    save_checkpoint(old, last)
+    assert load_checkpoint(last)["model_config"]["conditional_recipe"] == 1
+    result = export_onnx(run, tmp_path / "old.onnx", output="float")  # parity runs inside
+    assert result.metadata["facegan.format_version"] == "2"
+    resumed = run_cli("--resume", run, "--steps", "4", "--quiet")
+    assert resumed.exit_code == 0, resumed.output
+    done = load_checkpoint(last)
+    assert done["step"] == 4 and done["model_config"]["conditional_recipe"] == 1
+    assert "classify.weight" in done["discriminator"]
+
+
 def test_fid_scores_a_conditional_model_with_prior_attributes_eager_and_onnx_alike(conditional_onnx):
     """facegan-fid's two paths (the checkpoint, the export) draw the same attributes for the same faces."""
     from facegan.export.generator import load_generator
@@ -261,7 +294,7 @@ def _conditional_state(**train_overrides):
 @pytest.mark.parametrize("loss", ["hinge", "bce", "wgan-gp"])
 def test_the_attribute_classifier_loss_trains_d_and_g(loss):
     """With --attribute-weight, D's classifier learns from the real labels and G from its faces'
-    readings; with 0, the classifier gets no gradient at all (projection and input maps alone)."""
+    readings; with 0, the classifier gets no gradient at all (the projection alone)."""
     from facegan.train.step import train_step
     from facegan.train.toyfaces import toy_faces
 
@@ -273,7 +306,7 @@ def test_the_attribute_classifier_loss_trains_d_and_g(loss):
         s = _conditional_state(loss=loss, attribute_weight=weight)
         result = train_step(s, real, attributes=y)
         assert result.finite
-        grads[weight] = s.d.classify.weight.grad
+        grads[weight] = s.d.classifier.head.weight.grad
     assert grads[0.0] is None or grads[0.0].abs().max() == 0
     assert grads[1.0].abs().max() > 0
 

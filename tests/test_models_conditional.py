@@ -58,7 +58,7 @@ def test_unconditional_state_dict_keys_are_unchanged():
     assert not hasattr(g, "embed") and not hasattr(d, "embed")
 
 
-def test_conditional_models_add_only_the_embeddings():
+def test_conditional_models_add_only_the_conditioning_modules():
     for overrides, d_embed in (({}, ["embed.weight"]),
                                (dict(spectral_norm=True, d_norm="none", mbstd_group=4),
                                 ["embed.parametrizations.weight.original", "embed.parametrizations.weight.0._u",
@@ -66,12 +66,19 @@ def test_conditional_models_add_only_the_embeddings():
         cfg = ModelConfig(**TINY, **overrides)
         g0, d0 = build_models(cfg, seed=0)
         g, d = build_models(dataclasses.replace(cfg, num_attributes=K), seed=0)
-        assert list(g.state_dict()) == list(g0.state_dict()) + ["embed.weight"]
-        assert list(d.state_dict()) == list(d0.state_dict()) + d_embed + ["classify.weight", "classify.bias"]
-        assert g.embed.weight.shape == (cfg.latent_dim, K)  # k -> latent_dim, no bias
-        assert g.embed.bias is None and d.embed.bias is None
+        # G: the z embedding, then a scale and shift per attribute after each upsampling BatchNorm
+        film = [f"film.{i}.{p}" for i in (1, 4) for p in ("gain", "shift")]  # 32 px: BatchNorms at main.1, main.4
+        assert list(g.state_dict()) == list(g0.state_dict()) + ["embed.weight", *film]
+        assert all(isinstance(g.main[int(i)], torch.nn.BatchNorm2d) for i in g.film)
+        assert g.embed.weight.shape == (cfg.latent_dim, K) and g.embed.bias is None  # k -> latent_dim, no bias
+        assert g.film["1"].gain.shape == (K, g.main[1].num_features) and not g.film["1"].gain.any()
+        # D: the unconditional network's weights, the projection and a separate classifier
+        keys = list(d.state_dict())
+        assert keys[: len(d0.state_dict())] == list(d0.state_dict()) and d.embed.bias is None
+        assert keys[len(d0.state_dict()):][: len(d_embed)] == d_embed
+        assert all(k.startswith("classifier.") for k in keys[len(d0.state_dict()) + len(d_embed):])
         # D's first convolution also takes the k attribute maps beside the image's channels
-        first = [k for k in d.state_dict() if k.startswith("main.0.")][0]
+        first = [k for k in d0.state_dict() if k.startswith("main.0.")][0]
         assert d.state_dict()[first].shape[1] == 3 + K and d0.state_dict()[first].shape[1] == 3
 
 
@@ -87,22 +94,29 @@ def test_conditional_shapes(image_size, stem, facegan_d):
     assert g(torch.randn(1, 16), _attributes(1)).shape == (1, 3, image_size, image_size)
 
 
-def test_each_attribute_is_a_direction_in_z():
+def test_each_attribute_moves_z_and_scales_and_shifts_every_block():
     g, _ = _models()
     with torch.no_grad():
+        for film in g.film.values():  # trained values: conditional BatchNorm starts at zero
+            film.gain.normal_(0, 0.1), film.shift.normal_(0, 0.1)
         z, off = torch.randn(2, 16, generator=torch.Generator().manual_seed(0)), torch.zeros(2, K)
         on = off.clone()
         on[:, 1] = 1.0
         base, switched = g(z, off), g(z, on)
-        # Changing one attribute changes the image. Relative: a fresh G in eval mode draws faint
-        # images, and its embedding starts at N(0, 0.02) like every DCGAN weight, a small step in z.
         assert (switched - base).abs().max() > 0.01 * base.abs().max() > 0
         assert torch.equal(g(z, off), base)
-        # The conditional G is the unconditional body fed z + embed(attributes).
+        # With every attribute off, the conditional G is the unconditional body fed z.
         body = Generator(ModelConfig(**TINY)).eval()
-        body.load_state_dict({k: v for k, v in g.state_dict().items() if not k.startswith("embed.")})
-        assert torch.allclose(switched, body(z + g.embed.weight[:, 1]), atol=1e-6)
+        body.load_state_dict({k: v for k, v in g.state_dict().items() if not k.startswith(("embed.", "film."))})
         assert torch.equal(base, body(z))
+        # With one on: z + embed[:, j], and after BatchNorm i, x * (1 + gain[j]) + shift[j].
+        h = body.stem((z + g.embed.weight[:, 1]).reshape(2, 16, 1, 1))
+        for i, layer in enumerate(body.main):
+            h = layer(h)
+            if str(i) in g.film:
+                f = g.film[str(i)]
+                h = h * (1 + f.gain[1])[None, :, None, None] + f.shift[1][None, :, None, None]
+        assert torch.allclose(switched, h, atol=1e-6)
 
 
 def test_attributes_reach_the_image_under_batch_statistics():
@@ -122,13 +136,14 @@ def test_attributes_reach_the_image_under_batch_statistics():
 @pytest.mark.parametrize("facegan_d", [False, True])
 def test_discriminator_conditioning(facegan_d):
     """D(x, y) = psi(h) + <embed(y), phi(h)>, h the features of the image with the k attribute maps
-    beside it; with no attribute on it is the unconditional D; `classify` adds the classifier's logits."""
+    beside it; with no attribute on it is the unconditional D; `classify` adds its classifier's
+    logits, which read x alone."""
     d_opts = dict(spectral_norm=True, d_norm="none", mbstd_group=4) if facegan_d else {}
     _, d = _models(**d_opts)
     x, a = torch.randn(4, 3, 32, 32, generator=torch.Generator().manual_seed(2)), _attributes(4, seed=1)
     if not facegan_d:  # (with spectral norm, sigma is that of the whole first weight, attribute channels included)
         with torch.no_grad():
-            state = {k: v for k, v in d.state_dict().items() if not k.startswith(("embed.", "classify."))}
+            state = {k: v for k, v in d.state_dict().items() if not k.startswith(("embed.", "classifier."))}
             state["main.0.weight"] = state["main.0.weight"][:, :3]  # the image's channels of the first conv
             plain = Discriminator(ModelConfig(**TINY, **d_opts)).eval()
             plain.load_state_dict(state)
@@ -141,17 +156,21 @@ def test_discriminator_conditioning(facegan_d):
         assert projection.abs().min() > 0
         assert torch.allclose(d(x, a), d.main[-d.psi_layers:](h) + projection, atol=1e-5)
         logit, classes = d(x, a, classify=True)
-        assert torch.equal(logit, d(x, a)) and torch.allclose(classes, d.classify(phi), atol=1e-6)
-        assert classes.shape == (4, K)
+        assert torch.equal(logit, d(x, a)) and classes.shape == (4, K)
+        # The classifier reads the image only: the attributes given to D do not reach it.
+        assert torch.equal(classes, d.classifier(x)) and torch.equal(d(x, 1 - a, classify=True)[1], classes)
 
 
-def test_gradients_reach_the_embeddings():
+def test_gradients_reach_every_conditioning_weight():
     for d_opts in ({}, dict(spectral_norm=True, d_norm="none", mbstd_group=4)):
         g, d = build_models(ModelConfig(**TINY, num_attributes=K, **d_opts), seed=0)
         a = _attributes(4)
-        d(g(torch.randn(4, 16), a), a).mean().backward()
+        logit, classes = d(g.train()(torch.randn(4, 16), a), a, classify=True)
+        (logit.mean() + classes.mean()).backward()
         d_weight = d.embed.parametrizations.weight.original if d_opts else d.embed.weight
         assert g.embed.weight.grad.abs().sum() > 0 and d_weight.grad.abs().sum() > 0
+        assert all(f.gain.grad.abs().sum() > 0 and f.shift.grad.abs().sum() > 0 for f in g.film.values())
+        assert d.classifier.head.weight.grad.abs().sum() > 0
 
 
 def test_conditional_build_is_deterministic_and_loads_from_its_state():

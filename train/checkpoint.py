@@ -128,6 +128,9 @@ def load_checkpoint(path: Path, map_location: str | torch.device = "cpu") -> dic
              if k in state and not isinstance(state[k], _TYPES[k][0])]
     if wrong:
         raise CheckpointError(f"{path} is a damaged facegan checkpoint: {'; '.join(wrong)}")
+    model_cfg = state["model_config"]
+    if model_cfg.get("num_attributes", 0) and "conditional_recipe" not in model_cfg:
+        state["model_config"] = {**model_cfg, "conditional_recipe": 1}  # written by facegan 0.2.0
     return state
 
 

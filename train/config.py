@@ -73,6 +73,10 @@ class ModelConfig:
     mbstd_group: int = option(0, "Minibatch standard-deviation group size in the discriminator (ProGAN; "
                               "0 = off): D sees how varied a group of images is, against mode collapse.", min=0)
     num_attributes: int = internal(0, min=0)  # length of the attribute vector G and D take (0 = unconditional)
+    # How a conditional G and D take their attributes (models.py). 1: facegan 0.2.0's (G: z plus an
+    # embedding; D: a linear classifier on its own features); 2: G also has conditional BatchNorm,
+    # D a classifier network of its own. Checkpoints without the field are read as 1 (checkpoint.py).
+    conditional_recipe: int = internal(2, min=1)
 
     @property
     def value_range(self) -> tuple[float, float]:

@@ -6,9 +6,13 @@ One up/down-sampling block is added or removed for 128 or 32 pixels. The generat
 (N, latent_dim), the layout the exported models keep, and D returns one logit per image.
 
 With `num_attributes` k > 0 both networks also take attributes, float (N, k) in [0, 1]:
-G(z, attributes) adds a learned direction per attribute to z before the stem, and D(x, attributes)
-adds the projection term of Miyato & Koyama (2018) to its logit. With k = 0 (the default) the
-networks, their weights and their state_dict keys are exactly those of an unconditional DCGAN.
+G(z, attributes) adds a learned direction per attribute to z before the stem and sets a scale and
+shift per attribute after each BatchNorm of its blocks (conditional BatchNorm); D(x, attributes)
+reads the attributes as k constant maps beside the image and adds the projection term of Miyato &
+Koyama (2018) to its logit, and D(x, a, classify=True) also returns the logits of its attribute
+classifier, a small network of its own that reads x alone (given the maps, it would read them).
+With k = 0 (the default) the networks, their weights and their state_dict keys are exactly those
+of an unconditional DCGAN.
 """
 
 from __future__ import annotations
@@ -72,14 +76,44 @@ class Generator(nn.Module):
             # stem (and every shape after it) is the unconditional one, and turning one attribute on
             # moves z along one direction, keeping the rest of the face.
             self.embed = nn.Linear(cfg.num_attributes, cfg.latent_dim, bias=False)
+            # And conditional BatchNorm after every BatchNorm of the upsampling blocks (keyed by the
+            # block's index in main): the attributes also set each channel's scale and shift at every
+            # resolution, where local features (glasses at 8x8 and 16x16) are drawn.
+            self.film = nn.ModuleDict({str(i): AttributeScaleShift(cfg.num_attributes, m.num_features)
+                                       for i, m in enumerate(blocks) if isinstance(m, nn.BatchNorm2d)
+                                       and cfg.conditional_recipe >= 2})
 
     def forward(self, z: torch.Tensor, attributes: torch.Tensor | None = None) -> torch.Tensor:
-        if self.cfg.num_attributes > 0 or attributes is not None:
-            attributes = check_attributes(self.cfg, attributes, z.shape[0])
-            z = z + self.embed(attributes)
-        if self.cfg.stem == "convtranspose":
-            z = z.reshape(z.shape[0], self.cfg.latent_dim, 1, 1)
-        return self.main(self.stem(z))
+        if self.cfg.num_attributes == 0 and attributes is None:
+            return self.main(self.stem(self._as_stem_input(z)))
+        attributes = check_attributes(self.cfg, attributes, z.shape[0])
+        h = self.stem(self._as_stem_input(z + self.embed(attributes)))
+        for i, layer in enumerate(self.main):
+            h = layer(h)
+            if str(i) in self.film:
+                h = self.film[str(i)](h, attributes)
+        return h
+
+    def _as_stem_input(self, z: torch.Tensor) -> torch.Tensor:
+        return z.reshape(z.shape[0], self.cfg.latent_dim, 1, 1) if self.cfg.stem == "convtranspose" else z
+
+
+class AttributeScaleShift(nn.Module):
+    """Conditional BatchNorm's affine part (de Vries et al. 2017): x * (1 + a @ gain) + a @ shift per channel.
+
+    Placed after a plain BatchNorm2d; gain and shift (k, C) start at zero, so a new conditional
+    generator draws what the unconditional one would, and each attribute learns its own change of
+    every channel's scale and offset.
+    """
+
+    def __init__(self, num_attributes: int, channels: int):
+        super().__init__()
+        self.gain = nn.Parameter(torch.zeros(num_attributes, channels))
+        self.shift = nn.Parameter(torch.zeros(num_attributes, channels))
+
+    def forward(self, x: torch.Tensor, attributes: torch.Tensor) -> torch.Tensor:
+        a = attributes.to(x.dtype)
+        return x * (1 + a @ self.gain.to(x.dtype))[:, :, None, None] + (a @ self.shift.to(x.dtype))[:, :, None, None]
 
 
 def _d_norm(kind: str, channels: int) -> nn.Module:
@@ -125,10 +159,13 @@ class Discriminator(nn.Module):
             # Projection: k attributes -> one weight per feature of phi(x) (the final features, before
             # the minibatch-stddev layer, which describes the batch and not the image).
             self.embed = sn(nn.Linear(cfg.num_attributes, cfg.ndf * mults[-1], bias=False))
-            # And an auxiliary classifier (AC-GAN, Odena et al. 2017) on the same features: one logit
-            # per attribute, trained on real images; G is trained to have its faces read as asked.
-            # No spectral norm: it is a classifier, not the critic (with it, it stayed at chance).
-            self.classify = nn.Linear(cfg.ndf * mults[-1], cfg.num_attributes)
+            # And an auxiliary classifier (AC-GAN, Odena et al. 2017): one logit per attribute, trained
+            # on real images; G is trained to have its faces read as asked. Its own small network:
+            # a linear head on the critic's features stayed at the base rates (measured).
+            if cfg.conditional_recipe >= 2:
+                self.classifier = AttributeClassifier(cfg.channels, cfg.image_size, cfg.num_attributes)
+            else:  # facegan 0.2.0's: a linear head on phi
+                self.classify = nn.Linear(cfg.ndf * mults[-1], cfg.num_attributes)
             self.psi_layers = 2 + extra  # main[-psi_layers:] is psi: [minibatch stddev,] final conv, flatten
 
     def forward(self, x: torch.Tensor, attributes: torch.Tensor | None = None, *,
@@ -137,13 +174,37 @@ class Discriminator(nn.Module):
         if self.cfg.num_attributes == 0 and attributes is None:
             return self.main(x)
         attributes = check_attributes(self.cfg, attributes, x.shape[0])
-        x = torch.cat([x, attributes[:, :, None, None].expand(-1, -1, *x.shape[2:]).to(x.dtype)], dim=1)
-        h = self.main[: -self.psi_layers](x)  # (ndf*8) x 4 x 4
+        maps = torch.cat([x, attributes[:, :, None, None].expand(-1, -1, *x.shape[2:]).to(x.dtype)], dim=1)
+        h = self.main[: -self.psi_layers](maps)  # (ndf*8) x 4 x 4
         phi = h.sum(dim=(2, 3))  # global sum pooling, as in Miyato & Koyama's code: (N, ndf*8)
         # logit = psi(h) + <embed(y), phi(x)>. psi stays the DCGAN head (a 4x4 conv on the map, not a
         # linear on phi), so with every attribute 0 this is the unconditional D, weight for weight.
         logit = self.main[-self.psi_layers:](h) + (self.embed(attributes) * phi).sum(dim=1)
-        return (logit, self.classify(phi)) if classify else logit
+        if not classify:
+            return logit
+        return logit, (self.classifier(x) if self.cfg.conditional_recipe >= 2 else self.classify(phi))
+
+
+class AttributeClassifier(nn.Module):
+    """(N, C, S, S) images -> (N, k) attribute logits: 3x3 convolutions with GroupNorm, ReLU and
+    2x2 max pooling at 32, 64 and 128 channels, then a linear head on the (S/8 x S/8) map, so where a
+    feature sits counts (glasses are a thin ring at the eyes, not anywhere).
+
+    GroupNorm, not BatchNorm: it reads a batch of fakes as it reads each of them (no batch
+    statistics for G to play with) and trains from DCGAN's N(0, 0.02) initialisation.
+    """
+
+    def __init__(self, channels: int, image_size: int, num_attributes: int):
+        super().__init__()
+        layers: list[nn.Module] = []
+        for c_in, c_out in ((channels, 32), (32, 64), (64, 128)):
+            layers += [nn.Conv2d(c_in, c_out, 3, padding=1, bias=False), nn.GroupNorm(8, c_out), nn.ReLU(inplace=True),
+                       nn.MaxPool2d(2)]
+        self.body = nn.Sequential(*layers, nn.Flatten())
+        self.head = nn.Linear(128 * (image_size // 8) ** 2, num_attributes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.body(x))
 
 
 def check_attributes(cfg: ModelConfig, attributes: torch.Tensor | None, batch: int) -> torch.Tensor:
@@ -220,4 +281,4 @@ def generator_from_state(cfg: ModelConfig, state_dict: dict) -> Generator:
     return g.eval()
 
 
-__all__ = ["Discriminator", "Generator", "MinibatchStdDev", "build_models", "check_attributes", "feature_multipliers", "generator_from_state", "weights_init"]
+__all__ = ["AttributeClassifier", "AttributeScaleShift", "Discriminator", "Generator", "MinibatchStdDev", "build_models", "check_attributes", "feature_multipliers", "generator_from_state", "weights_init"]
