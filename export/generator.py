@@ -161,7 +161,7 @@ class ExportModule(nn.Module):
 
 
 class StemGemm(nn.Module):
-    """The generator's stem folded into one matrix multiply: z -> ReLU(z W + b) as (ngf*8) x 4 x 4.
+    """The generator's stem folded into one matrix multiply: z -> z W + b as (ngf*8) x 4 x 4 (the ReLU follows).
 
     Both stems are affine in z before their ReLU: a ConvTranspose2d from a 1x1 map (or a Linear)
     to a 4x4 map, then an eval-mode BatchNorm (a per-channel scale and shift). onnxruntime runs a
@@ -187,14 +187,14 @@ class StemGemm(nn.Module):
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         # z arrives as (N, latent) or, for the convtranspose stem, (N, latent, 1, 1)
-        x = torch.relu(torch.addmm(self.bias, z.flatten(1), self.weight))
+        x = torch.addmm(self.bias, z.flatten(1), self.weight)
         return x.reshape(z.shape[0], *self.shape)
 
 
 def build_export_module(loaded: LoadedGenerator, dtype: str, output: str) -> ExportModule:
     """A fresh copy of the generator, its stem folded into one Gemm, wrapped for export."""
     g = generator_from_state(from_dict(ModelConfig, loaded.model_config), loaded.generator.state_dict())
-    g.stem = StemGemm(g.stem)
+    g.stem = nn.Sequential(StemGemm(g.stem), nn.ReLU())  # a Sequential ending in its ReLU, as before
     return ExportModule(g, loaded.value_range, dtype, output).eval()
 
 

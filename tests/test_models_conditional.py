@@ -67,9 +67,11 @@ def test_conditional_models_add_only_the_conditioning_modules():
         g0, d0 = build_models(cfg, seed=0)
         g, d = build_models(dataclasses.replace(cfg, num_attributes=K), seed=0)
         # G: the z embedding, then a scale and shift per attribute after each upsampling BatchNorm
-        film = [f"film.{i}.{p}" for i in (1, 4) for p in ("gain", "shift")]  # 32 px: BatchNorms at main.1, main.4
+        # (32 px: at main.1 and main.4) and after the stem's
+        film = [f"film.{i}.{p}" for i in ("1", "4", "stem") for p in ("gain", "shift")]
         assert list(g.state_dict()) == list(g0.state_dict()) + ["embed.weight", *film]
-        assert all(isinstance(g.main[int(i)], torch.nn.BatchNorm2d) for i in g.film)
+        assert all(isinstance(g.main[int(i)], torch.nn.BatchNorm2d) for i in g.film if i != "stem")
+        assert g.film["stem"].gain.shape == (K, g.stem[-2].num_features)
         assert g.embed.weight.shape == (cfg.latent_dim, K) and g.embed.bias is None  # k -> latent_dim, no bias
         assert g.film["1"].gain.shape == (K, g.main[1].num_features) and not g.film["1"].gain.any()
         # D: the unconditional network's weights, the projection and a separate classifier
@@ -94,7 +96,7 @@ def test_conditional_shapes(image_size, stem, facegan_d):
     assert g(torch.randn(1, 16), _attributes(1)).shape == (1, 3, image_size, image_size)
 
 
-def test_each_attribute_moves_z_and_scales_and_shifts_every_block():
+def test_each_attribute_moves_z_and_scales_and_shifts_the_stem_and_every_block():
     g, _ = _models()
     with torch.no_grad():
         for film in g.film.values():  # trained values: conditional BatchNorm starts at zero
@@ -110,7 +112,9 @@ def test_each_attribute_moves_z_and_scales_and_shifts_every_block():
         body.load_state_dict({k: v for k, v in g.state_dict().items() if not k.startswith(("embed.", "film."))})
         assert torch.equal(base, body(z))
         # With one on: z + embed[:, j], and after BatchNorm i, x * (1 + gain[j]) + shift[j].
-        h = body.stem((z + g.embed.weight[:, 1]).reshape(2, 16, 1, 1))
+        film = g.film["stem"]
+        h = body.stem[:-1]((z + g.embed.weight[:, 1]).reshape(2, 16, 1, 1))
+        h = torch.relu(h * (1 + film.gain[1])[None, :, None, None] + film.shift[1][None, :, None, None])
         for i, layer in enumerate(body.main):
             h = layer(h)
             if str(i) in g.film:

@@ -82,12 +82,18 @@ class Generator(nn.Module):
             self.film = nn.ModuleDict({str(i): AttributeScaleShift(cfg.num_attributes, m.num_features)
                                        for i, m in enumerate(blocks) if isinstance(m, nn.BatchNorm2d)
                                        and cfg.conditional_recipe >= 2})
+            if cfg.conditional_recipe >= 2:  # and after the stem's, where the head's shape is drawn (4x4)
+                self.film["stem"] = AttributeScaleShift(cfg.num_attributes, c0)
 
     def forward(self, z: torch.Tensor, attributes: torch.Tensor | None = None) -> torch.Tensor:
         if self.cfg.num_attributes == 0 and attributes is None:
             return self.main(self.stem(self._as_stem_input(z)))
         attributes = check_attributes(self.cfg, attributes, z.shape[0])
-        h = self.stem(self._as_stem_input(z + self.embed(attributes)))
+        h = self._as_stem_input(z + self.embed(attributes))
+        if "stem" in self.film:  # stem[-1] is its ReLU
+            h = self.stem[-1](self.film["stem"](self.stem[:-1](h), attributes))
+        else:
+            h = self.stem(h)
         for i, layer in enumerate(self.main):
             h = layer(h)
             if str(i) in self.film:
