@@ -169,7 +169,7 @@ class Discriminator(nn.Module):
             # on real images; G is trained to have its faces read as asked. Its own small network:
             # a linear head on the critic's features stayed at the base rates (measured).
             if cfg.conditional_recipe >= 2:
-                self.classifier = AttributeClassifier(cfg.channels, cfg.image_size, cfg.num_attributes)
+                self.classifier = AttributeClassifier(cfg.channels, cfg.ndf, cfg.image_size, cfg.num_attributes)
             else:  # facegan 0.2.0's: a linear head on phi
                 self.classify = nn.Linear(cfg.ndf * mults[-1], cfg.num_attributes)
             self.psi_layers = 2 + extra  # main[-psi_layers:] is psi: [minibatch stddev,] final conv, flatten
@@ -193,21 +193,21 @@ class Discriminator(nn.Module):
 
 class AttributeClassifier(nn.Module):
     """(N, C, S, S) images -> (N, k) attribute logits: 3x3 convolutions with GroupNorm, ReLU and
-    2x2 max pooling at 32, 64 and 128 channels, then a linear head on the (S/8 x S/8) map, so where a
-    feature sits counts (glasses are a thin ring at the eyes, not anywhere).
+    2x2 max pooling at width, 2 width and 4 width channels (D's ndf), then a linear head on the
+    (S/8 x S/8) map, so where a feature sits counts (glasses are a thin ring at the eyes, not anywhere).
 
     GroupNorm, not BatchNorm: it reads a batch of fakes as it reads each of them (no batch
     statistics for G to play with) and trains from DCGAN's N(0, 0.02) initialisation.
     """
 
-    def __init__(self, channels: int, image_size: int, num_attributes: int):
+    def __init__(self, channels: int, width: int, image_size: int, num_attributes: int):
         super().__init__()
         layers: list[nn.Module] = []
-        for c_in, c_out in ((channels, 32), (32, 64), (64, 128)):
-            layers += [nn.Conv2d(c_in, c_out, 3, padding=1, bias=False), nn.GroupNorm(8, c_out), nn.ReLU(inplace=True),
-                       nn.MaxPool2d(2)]
+        for c_in, c_out in ((channels, width), (width, 2 * width), (2 * width, 4 * width)):
+            layers += [nn.Conv2d(c_in, c_out, 3, padding=1, bias=False), nn.GroupNorm(math.gcd(8, c_out), c_out),
+                       nn.ReLU(inplace=True), nn.MaxPool2d(2)]
         self.body = nn.Sequential(*layers, nn.Flatten())
-        self.head = nn.Linear(128 * (image_size // 8) ** 2, num_attributes)
+        self.head = nn.Linear(4 * width * (image_size // 8) ** 2, num_attributes)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.head(self.body(x))
