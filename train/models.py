@@ -77,12 +77,12 @@ class Generator(nn.Module):
             # moves z along one direction, keeping the rest of the face.
             self.embed = nn.Linear(cfg.num_attributes, cfg.latent_dim, bias=False)
             # And conditional BatchNorm after every BatchNorm of the upsampling blocks (keyed by the
-            # block's index in main): the attributes also set each channel's scale and shift at every
-            # resolution, where local features (glasses at 8x8 and 16x16) are drawn.
-            self.film = nn.ModuleDict({str(i): AttributeScaleShift(cfg.num_attributes, m.num_features)
-                                       for i, m in enumerate(blocks) if isinstance(m, nn.BatchNorm2d)
-                                       and cfg.conditional_recipe >= 2})
-            if cfg.conditional_recipe >= 2:  # and after the stem's, where the head's shape is drawn (4x4)
+            # block's index in main) and after the stem's: the attributes also set each channel's scale
+            # and shift at every resolution, from the head's shape at 4x4 to glasses at 16x16.
+            self.film = nn.ModuleDict()  # recipe 1 (facegan 0.2.0) has none
+            if cfg.conditional_recipe >= 2:
+                self.film.update({str(i): AttributeScaleShift(cfg.num_attributes, m.num_features)
+                                  for i, m in enumerate(blocks) if isinstance(m, nn.BatchNorm2d)})
                 self.film["stem"] = AttributeScaleShift(cfg.num_attributes, c0)
 
     def forward(self, z: torch.Tensor, attributes: torch.Tensor | None = None) -> torch.Tensor:
