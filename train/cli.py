@@ -140,7 +140,7 @@ def train(**flags: Any) -> None:
                               echo=typer.echo, on_epoch=hook)
         if not is_main:
             return
-        finish_run(result, model_cfg, train_cfg, typer.echo)
+        finish_run(result, train_cfg, typer.echo)
     epochs = f"{result.epoch} epoch" + ("" if result.epoch == 1 else "s")
     typer.echo(f"done: {result.step} steps, {epochs}; run directory {result.run_dir}")
     behind = "" if result.checkpoint_step == result.step else (

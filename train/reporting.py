@@ -16,7 +16,7 @@ import numpy as np
 from facegan.runtime.images import nchw_to_nhwc, save_gif
 from facegan.runtime.latents import latents, slerp
 
-from .config import ModelConfig, TrainConfig
+from .config import ModelConfig, TrainConfig, from_dict
 from .errors import MissingExtraError
 from .rundir import RunDir
 from .sampling import generate_uint8, sampling_generator
@@ -94,15 +94,13 @@ def _pictures(run: RunDir, echo, said: set[str]) -> None:
             said.add("matplotlib")
 
 
-def finish_run(result, model_cfg: ModelConfig, train_cfg: TrainConfig, echo: Callable[[str], None]) -> None:
+def finish_run(result, train_cfg: TrainConfig, echo: Callable[[str], None]) -> None:
     """After training: real-vs-fake.png and morph.gif from the latest (EMA) generator."""
+    from facegan.runtime.attributes import AttributeSpace, attribute_vectors
+
     from .checkpoint import generator_weights, load_checkpoint
     from .models import generator_from_state
     from .plots import real_vs_fake
-
-    from facegan.runtime.attributes import AttributeSpace, attribute_vectors
-
-    from .config import from_dict
 
     run = RunDir(result.run_dir)
     ckpt = load_checkpoint(result.last_checkpoint)
