@@ -135,7 +135,7 @@ class TrainConfig:
     toy_faces: int = option(10000, "Number of images in the toy-faces data set.", min=1)
     condition: str = option("", "Attributes to condition on, comma-separated names from the labels, or all "
                             "(empty = an unconditional model).", convert=_canonical_names)
-    attribute_weight: float = option(1.0, "Conditional runs: weight of the attribute classifier loss (AC-GAN: D "
+    attribute_weight: float = option(2.0, "Conditional runs: weight of the attribute classifier loss (AC-GAN: D "
                                      "learns to read the attributes of real images, G to have its faces read "
                                      "as asked; 0 = projection alone).", min=0)
     labels: str = option("", "Labels CSV of a folder of images: a file column (paths relative to the folder) "
