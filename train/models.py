@@ -7,7 +7,7 @@ One up/down-sampling block is added or removed for 128 or 32 pixels. The generat
 
 With `num_attributes` k > 0 both networks also take attributes, float (N, k) in [0, 1]:
 G(z, attributes) adds a learned direction per attribute to z before the stem and sets a scale and
-shift per attribute after each BatchNorm of its blocks (conditional BatchNorm); D(x, attributes)
+shift per attribute after each BatchNorm, the stem's and the blocks' (conditional BatchNorm); D(x, attributes)
 reads the attributes as k constant maps beside the image and adds the projection term of Miyato &
 Koyama (2018) to its logit, and D(x, a, classify=True) also returns the logits of its attribute
 classifier, a small network of its own that reads x alone (given the maps, it would read them).
