@@ -44,26 +44,20 @@ def parse_args(argv=None):
     p = common.parser(__doc__)
     p.add_argument("--sets", default="toy-faces,digits", help="Comma-separated labelled sets: toy-faces, digits.")
     p.add_argument("--seed", type=int, default=0, help="Training seed (toy faces are drawn with it).")
-    p.add_argument("--steps", type=int, help="Optimizer steps per run (default: 3750, 60k images at batch 16; quick: 6).")
-    p.add_argument("--batch-size", type=int, help="Images per step (default: 16: at this budget more, smaller steps "
-                   "drew better faces than 468 of 128; quick: 32).")
-    p.add_argument("--image-size", type=int, help="Image side (default: 32; quick: 32).")
-    p.add_argument("--width", type=int, help="ngf = ndf (default: 32; quick: 8).")
-    p.add_argument("--toy-faces", type=int, help="Toy faces in the data set (default: 10000; quick: 600).")
-    p.add_argument("--samples", type=int, help="Generated faces scored per model and request (default: 1000; quick: 64).")
-    p.add_argument("--judge-steps", type=int, help="Training steps of the judge (default: 1500; quick: 30).")
-    p.add_argument("--directions-samples", type=int, help="Faces facegan-directions fits on (default: 4000; quick: 100).")
+    p.add_scaled("--steps", 3750, 6, "Optimizer steps per run (full: 60k images at batch 16)")
+    p.add_scaled("--batch-size", 16, 32, "Images per step (at this budget more, smaller steps drew better faces than 468 of 128)")
+    p.add_scaled("--image-size", 32, 32, "Image side")
+    p.add_scaled("--width", 32, 8, "ngf = ndf")
+    p.add_scaled("--toy-faces", 10000, 600, "Toy faces in the data set")
+    p.add_scaled("--samples", 1000, 64, "Generated faces scored per model and request")
+    p.add_scaled("--judge-steps", 1500, 30, "Training steps of the judge")
+    p.add_scaled("--directions-samples", 4000, 100, "Faces facegan-directions fits on")
     p.add_argument("--attribute-weight", type=float, default=None,
                    help="facegan-train --attribute-weight of the conditional runs (default: the preset's).")
     p.add_argument("--grids", type=Path, default=None, help="Folder for the attribute grid of each conditional model.")
     p.add_argument("--work", type=Path, default=None, help="Keep the runs here instead of a temporary folder.")
     p.add_argument("--reuse", action="store_true", help="Score runs already in --work that finished with the same configuration.")
     args = p.parse_args(argv)
-    q = args.quick
-    defaults = {"steps": (3750, 6), "batch_size": (16, 32), "image_size": (32, 32), "width": (32, 8), "toy_faces": (10000, 600),
-                "samples": (1000, 64), "judge_steps": (1500, 30), "directions_samples": (4000, 100)}
-    for k, (full, quick) in defaults.items():
-        setattr(args, k, getattr(args, k) or (quick if q else full))
     args.sets = [s.strip() for s in args.sets.split(",") if s.strip()]
     return args
 

@@ -25,11 +25,8 @@ FORMATS = ("onnx", "torchscript")
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = common.parser(__doc__)
     common.add_model_arguments(p, "Export")
-    p.add_argument("--rounds", type=int, help="Exports per format; the first is reported apart as the cold one (default: 4; quick: 1).")
-    args = p.parse_args(argv)
-    common.quick_model(args)
-    args.rounds = args.rounds or (1 if args.quick else 4)
-    return args
+    p.add_scaled("--rounds", 4, 1, "Exports per format; the first is reported apart as the cold one")
+    return p.parse_args(argv)
 
 
 def export_once(fmt: str, checkpoint: Path, folder: Path) -> dict:

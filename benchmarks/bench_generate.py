@@ -25,8 +25,6 @@ import numpy as np
 
 import common
 
-BATCH_SIZES = (1, 16, 64, 256)
-QUICK_BATCH_SIZES = (1, 16)
 EAGER = "torch eager fp32"
 ORT_DEFAULT = "onnxruntime CPU (runtime defaults)"
 GEMM = "fp32 GEMM"  # the ceiling, timed inside the rounds as well
@@ -49,22 +47,12 @@ print(json.dumps({"import_s": t1 - t0, "load_s": t2 - t1, "first_image_s": t3 - 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = common.parser(__doc__)
     common.add_model_arguments(p, "Benchmark")
-    p.add_argument("--batch-sizes", default=None, help="Comma-separated batch sizes (default: 1,16,64,256).")
-    p.add_argument("--rounds", type=int, default=None, help="Interleaved timing rounds (default: 7; quick: 2).")
-    p.add_argument("--round-s", type=float, default=None, help="Seconds per variant per round (default: 0.25).")
-    p.add_argument("--cold-starts", type=int, default=None, help="Fresh processes for cold start (default: 7).")
-    p.add_argument("--gemm-n", type=int, default=None, help="Matrix side of the GEMM ceiling (default: 2048).")
-    args = p.parse_args(argv)
-    common.quick_model(args)
-    quick = args.quick
-    args.batch_sizes = (
-        tuple(int(b) for b in args.batch_sizes.split(",")) if args.batch_sizes else (QUICK_BATCH_SIZES if quick else BATCH_SIZES)
-    )
-    args.rounds = args.rounds or (2 if quick else 7)
-    args.round_s = args.round_s or (0.03 if quick else 0.25)
-    args.cold_starts = args.cold_starts or (1 if quick else 7)
-    args.gemm_n = args.gemm_n or (512 if quick else 2048)
-    return args
+    p.add_scaled("--batch-sizes", (1, 16, 64, 256), (1, 16), "Comma-separated batch sizes", type=common.integers)
+    p.add_scaled("--rounds", 7, 2, "Interleaved timing rounds")
+    p.add_scaled("--round-s", 0.25, 0.03, "Seconds per variant per round", type=float)
+    p.add_scaled("--cold-starts", 7, 1, "Fresh processes for cold start")
+    p.add_scaled("--gemm-n", 2048, 512, "Matrix side of the GEMM ceiling")
+    return p.parse_args(argv)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -49,12 +49,12 @@ ABLATION = {
 
 def parse_args(argv=None):
     p = common.parser(__doc__)
-    p.add_argument("--seeds", default=None, help="Comma-separated training seeds (default: 0,1,2; quick: 0).")
-    p.add_argument("--steps", type=int, help="Optimizer steps per run (default: 468, i.e. 60k images at batch 128).")
-    p.add_argument("--batch-size", type=int, help="Images per step (default: 128; quick: 64).")
-    p.add_argument("--image-size", type=int, help="Image side (default: 64; quick: 32).")
-    p.add_argument("--width", type=int, help="ngf = ndf (default: 32; quick: 16).")
-    p.add_argument("--samples", type=int, help="Generated images scored per run (default: 2000; quick: 500).")
+    p.add_scaled("--seeds", (0, 1, 2), (0,), "Comma-separated training seeds", type=common.integers)
+    p.add_scaled("--steps", 468, 150, "Optimizer steps per run (full: 60k images at batch 128)")
+    p.add_scaled("--batch-size", 128, 64, "Images per step")
+    p.add_scaled("--image-size", 64, 32, "Image side")
+    p.add_scaled("--width", 32, 16, "ngf = ndf")
+    p.add_scaled("--samples", 2000, 500, "Generated images scored per run")
     p.add_argument("--inception", type=int, default=0, metavar="N",
                    help="Also score N generated vs N real images on Inception features (slow on a CPU: a few images/s).")
     p.add_argument("--ablation", action="store_true", help="Add leave-one-out variants of the default recipe (seed 0 only).")
@@ -64,15 +64,7 @@ def parse_args(argv=None):
     p.add_argument("--work", type=Path, default=None, help="Keep the runs here instead of a temporary folder.")
     p.add_argument("--reuse", action="store_true",
                    help="Score a run already in --work instead of training it again, when it finished with the same configuration.")
-    args = p.parse_args(argv)
-    quick = args.quick
-    args.seeds = [int(s) for s in (args.seeds or ("0" if quick else "0,1,2")).split(",")]
-    args.steps = args.steps or (150 if quick else 468)
-    args.batch_size = args.batch_size or (64 if quick else 128)
-    args.image_size = args.image_size or (32 if quick else 64)
-    args.width = args.width or (16 if quick else 32)
-    args.samples = args.samples or (500 if quick else 2000)
-    return args
+    return p.parse_args(argv)
 
 
 WALL_FILE = "bench-wall.json"  # the wall time of a run this benchmark trained, kept in the run for --reuse

@@ -33,28 +33,19 @@ from pathlib import Path
 
 import common
 
-CLIENTS = (1, 2, 4, 8)
-IMAGES = (1, 16, 64)
 READY = "(Ctrl-C to stop)"
 
 
 def parse_args(argv: list[str] | None = None):
     p = common.parser(__doc__)
     common.add_model_arguments(p, "Serve")
-    p.add_argument("--clients", default=None, help="Comma-separated client counts (default: 1,2,4,8; quick: 1,2).")
-    p.add_argument("--images", default=None, help="Comma-separated faces per request (default: 1,16,64; quick: 1,16).")
-    p.add_argument("--requests", type=int, default=None, help="Requests per client per round (default: 12; quick: 3).")
-    p.add_argument("--rounds", type=int, default=None, help="Interleaved rounds (default: 7; quick: 1).")
+    p.add_scaled("--clients", (1, 2, 4, 8), (1, 2), "Comma-separated client counts", type=common.integers)
+    p.add_scaled("--images", (1, 16, 64), (1, 16), "Comma-separated faces per request", type=common.integers)
+    p.add_scaled("--requests", 12, 3, "Requests per client per round")
+    p.add_scaled("--rounds", 7, 1, "Interleaved rounds")
     p.add_argument("--concurrency", type=int, default=None, help="Server generation slots (default: the server's).")
     p.add_argument("--threads", type=int, default=None, help="onnxruntime threads, server and baseline (default: one per core).")
-    args = p.parse_args(argv)
-    common.quick_model(args)
-    ints = lambda s: tuple(int(v) for v in s.split(","))  # noqa: E731
-    args.clients = ints(args.clients) if args.clients else ((1, 2) if args.quick else CLIENTS)
-    args.images = ints(args.images) if args.images else ((1, 16) if args.quick else IMAGES)
-    args.requests = args.requests or (3 if args.quick else 12)
-    args.rounds = args.rounds or (1 if args.quick else 7)
-    return args
+    return p.parse_args(argv)
 
 
 # ---------------------------------------------------------------------------------------------

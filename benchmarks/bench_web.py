@@ -42,13 +42,9 @@ TIMEOUT_S = 300.0
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = common.parser(__doc__)
     common.add_model_arguments(p, "Benchmark")
-    p.add_argument("--rounds", type=int, help="Interleaved timing rounds (default: 7; quick: 2).")
-    p.add_argument("--round-s", type=float, help="Seconds per variant per round (default: 0.5; quick: 0.05).")
-    args = p.parse_args(argv)
-    common.quick_model(args)
-    args.rounds = args.rounds or (2 if args.quick else 7)
-    args.round_s = args.round_s or (0.05 if args.quick else 0.5)
-    return args
+    p.add_scaled("--rounds", 7, 2, "Interleaved timing rounds")
+    p.add_scaled("--round-s", 0.5, 0.05, "Seconds per variant per round", type=float)
+    return p.parse_args(argv)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -122,31 +122,47 @@ def torch_setup() -> tuple[int, dict]:
 # ---------------------------------------------------------------------------------------------
 # Command lines
 
-QUICK_IMAGE_SIZE, QUICK_NGF = 32, 8  # the tiny model of --quick
+def integers(text: str) -> tuple[int, ...]:
+    """"1,16,64" -> (1, 16, 64): the type of comma-separated size options."""
+    return tuple(int(v) for v in text.split(",") if v.strip())
 
 
-def parser(doc: str) -> argparse.ArgumentParser:
+class Parser(argparse.ArgumentParser):
+    """argparse with scaled options: each declares its full and its --quick default once, and its
+    help states both; parse_args fills in whichever applies where the option was not given."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.scaled: dict[str, tuple] = {}  # dest -> (full, quick)
+
+    def add_scaled(self, flag: str, full, quick, help: str, type=int) -> None:
+        """`flag` defaults to `full`, or to `quick` under --quick; full None leaves it to the preset."""
+        shown = lambda v: "the preset's" if v is None else ",".join(map(str, v)) if isinstance(v, tuple) else str(v)  # noqa: E731
+        action = self.add_argument(flag, type=type, default=None, help=f"{help} (default: {shown(full)}; quick: {shown(quick)}).")
+        self.scaled[action.dest] = (full, quick)
+
+    def parse_args(self, args=None, namespace=None) -> argparse.Namespace:
+        parsed = super().parse_args(args, namespace)
+        for dest, (full, quick) in self.scaled.items():
+            if getattr(parsed, dest) is None:
+                setattr(parsed, dest, quick if parsed.quick else full)
+        return parsed
+
+
+def parser(doc: str) -> Parser:
     """A script's parser, described by the first paragraph of its docstring, with --results and --quick."""
-    p = argparse.ArgumentParser(description=doc.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = Parser(description=doc.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--results", type=Path, default=DEFAULT_RESULTS, help="JSON-lines file to append to.")
     p.add_argument("--quick", action="store_true", help="A short run with a tiny model, for CI smoke tests.")
     return p
 
 
-def add_model_arguments(p: argparse.ArgumentParser, verb: str) -> None:
-    """--checkpoint, or the random model to `verb` instead: --preset, --image-size, --ngf."""
+def add_model_arguments(p: Parser, verb: str) -> None:
+    """--checkpoint, or the random model to `verb` instead: --preset, --image-size, --ngf (tiny under --quick)."""
     p.add_argument("--checkpoint", type=Path, help=f"{verb} this checkpoint (file or run folder) instead of a random one.")
     p.add_argument("--preset", default="dcgan", help="Preset of the random model (default: dcgan).")
-    p.add_argument("--image-size", type=int,
-                   help=f"Image size of the random model (default: the preset's; quick: {QUICK_IMAGE_SIZE}).")
-    p.add_argument("--ngf", type=int, help=f"Generator width of the random model (default: the preset's; quick: {QUICK_NGF}).")
-
-
-def quick_model(args: argparse.Namespace) -> None:
-    """With --quick, the random model is tiny unless --image-size/--ngf say otherwise."""
-    if args.quick:
-        args.image_size = args.image_size or QUICK_IMAGE_SIZE
-        args.ngf = args.ngf or QUICK_NGF
+    p.add_scaled("--image-size", None, 32, "Image size of the random model")
+    p.add_scaled("--ngf", None, 8, "Generator width of the random model")
 
 
 # ---------------------------------------------------------------------------------------------

@@ -135,6 +135,22 @@ def test_markdown_table_and_targets():
     assert "**no**" in common.targets_table([met, missed])
 
 
+def test_scaled_options_take_the_full_or_quick_default_unless_given():
+    p = common.parser("A benchmark.")
+    p.add_scaled("--steps", 468, 150, "Optimizer steps")
+    p.add_scaled("--sizes", (1, 16, 64), (1,), "Batch sizes", type=common.integers)
+    p.add_scaled("--ngf", None, 8, "Width")
+    assert vars(p.parse_args([])) | {"results": None} == {"results": None, "quick": False, "steps": 468, "sizes": (1, 16, 64),
+                                                         "ngf": None}
+    quick = p.parse_args(["--quick"])
+    assert (quick.steps, quick.sizes, quick.ngf) == (150, (1,), 8)
+    given = p.parse_args(["--quick", "--steps", "3", "--sizes", "2,4"])
+    assert (given.steps, given.sizes) == (3, (2, 4))
+    text = " ".join(p.format_help().split())  # unwrapped
+    assert "(default: 468; quick: 150)" in text and "(default: 1,16,64; quick: 1)" in text
+    assert "(default: the preset's; quick: 8)" in text
+
+
 def test_append_jsonl_appends_lines(tmp_path):
     path = tmp_path / "sub" / "results.jsonl"
     common.append_jsonl(path, {"a": np.float32(1.5), "p": Path("x")})
