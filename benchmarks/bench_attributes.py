@@ -54,6 +54,8 @@ def parse_args(argv=None):
     p.add_scaled("--directions-samples", 4000, 100, "Faces facegan-directions fits on")
     p.add_argument("--attribute-weight", type=float, default=None,
                    help="facegan-train --attribute-weight of the conditional runs (default: the preset's).")
+    p.add_argument("--attribute-fake-weight", type=float, default=None,
+                   help="facegan-train --attribute-fake-weight of the conditional runs (default: the preset's).")
     p.add_argument("--grids", type=Path, default=None, help="Folder for the attribute grid of each conditional model.")
     p.add_argument("--work", type=Path, default=None, help="Keep the runs here instead of a temporary folder.")
     p.add_argument("--reuse", action="store_true", help="Score runs already in --work that finished with the same configuration.")
@@ -111,8 +113,8 @@ def measure_set(name: str, args, work: Path) -> dict:
         data, labels_csv, extra = str(folder), write_digit_labels(folder), []
     condition = SETS[name]
     base = ["--preset", "facegan", *extra]
-    cond_flags = [*base, "--condition", condition] + (["--labels", str(labels_csv)] if labels_csv else []) + (
-        ["--attribute-weight", str(args.attribute_weight)] if args.attribute_weight is not None else [])
+    given = {"--labels": labels_csv, "--attribute-weight": args.attribute_weight, "--attribute-fake-weight": args.attribute_fake_weight}
+    cond_flags = [*base, "--condition", condition, *(x for flag, v in given.items() if v is not None for x in (flag, str(v)))]
     runs = {kind: bench_quality.train_run(flags, args.seed, data, work / "runs", f"{name}-{kind}", args)
             for kind, flags in (("conditional", cond_flags), ("unconditional", base))}
     spec = DataSpec(data, args.image_size, cache_dir=cache, workers=0, seed=args.seed, toy_faces=args.toy_faces,

@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import csv
 import json
+import math
 from pathlib import Path
 
 import numpy as np
 import onnx
 import pytest
 import torch
+import torch.nn.functional as F
 from PIL import Image
 from typer.testing import CliRunner
 
@@ -252,19 +254,22 @@ def test_a_conditional_checkpoint_of_facegan_0_2_0_exports_and_resumes(tmp_path)
     assert not any(k.startswith("film.") for k in g.state_dict()) and "classify.weight" in d.state_dict()
     with torch.no_grad():
         g.embed.weight.normal_(0.0, 1.0)  # so the attributes visibly matter
-    old = {**ckpt, "model_config": old_cfg, "generator": g.state_dict(),
+    old_train = {k: v for k, v in ckpt["train_config"].items() if k != "attribute_fake_weight"}
+    old = {**ckpt, "model_config": old_cfg, "train_config": old_train, "generator": g.state_dict(),
            "generator_ema": None if ckpt["generator_ema"] is None else g.state_dict(),
            "discriminator": d.state_dict(), "facegan_version": "0.2.0",
            "optimizer_g": torch.optim.Adam(g.parameters()).state_dict(),
            "optimizer_d": torch.optim.Adam(d.parameters()).state_dict()}
     save_checkpoint(old, last)
-    assert load_checkpoint(last)["model_config"]["conditional_recipe"] == 1
+    loaded = load_checkpoint(last)
+    assert loaded["model_config"]["conditional_recipe"] == 1 and loaded["train_config"]["attribute_fake_weight"] == 0.0
     result = export_onnx(run, tmp_path / "old.onnx", output="float")  # parity runs inside
     assert result.metadata["facegan.format_version"] == "2"
     resumed = run_cli("--resume", run, "--steps", "4", "--quiet")
     assert resumed.exit_code == 0, resumed.output
     done = load_checkpoint(last)
     assert done["step"] == 4 and done["model_config"]["conditional_recipe"] == 1
+    assert done["train_config"]["attribute_fake_weight"] == 0.0  # trained on as it was, real images only
     assert "classify.weight" in done["discriminator"]
 
 
@@ -309,6 +314,35 @@ def test_the_attribute_classifier_loss_trains_d_and_g(loss):
         grads[weight] = s.d.classifier.head.weight.grad
     assert grads[0.0] is None or grads[0.0].abs().max() == 0
     assert grads[1.0].abs().max() > 0
+
+
+def test_d_learns_to_read_the_fakes_as_undecided():
+    """--attribute-fake-weight adds, to D's loss, its classifier reading G's faces against 0.5: at
+    least attribute_weight x fake weight x log 2 more loss, another gradient for the classifier,
+    and the same step otherwise (the same draws: the critic's logits are equal)."""
+    from facegan.train.step import train_step
+    from facegan.train.toyfaces import toy_faces
+
+    real = torch.from_numpy(toy_faces(8, 32)).permute(0, 3, 1, 2).contiguous()
+    y = torch.tensor([[1.0, 0.0]] * 4 + [[0.0, 1.0]] * 4)
+    runs = {}
+    for fake_weight in (0.0, 0.5):
+        torch.manual_seed(0)
+        s = _conditional_state(attribute_weight=2.0, attribute_fake_weight=fake_weight)
+        runs[fake_weight] = train_step(s, real, attributes=y), s.d.classifier.head.weight.grad.clone()
+    (without, grad_without), (with_fakes, grad_with) = runs[0.0], runs[0.5]
+    assert torch.equal(without.fake_logits, with_fakes.fake_logits) and torch.equal(without.real_logits, with_fakes.real_logits)
+    assert with_fakes.loss_d - without.loss_d >= 2.0 * 0.5 * math.log(2) - 1e-6
+    assert not torch.allclose(grad_without, grad_with)
+
+
+def test_undecided_loss_is_cross_entropy_against_one_half():
+    from facegan.train.losses import undecided_loss
+
+    logits = torch.tensor([[0.0, 3.0], [-1.0, 0.5]])
+    expected = (0.5 * F.softplus(logits) + 0.5 * F.softplus(-logits)).mean()
+    assert torch.isclose(undecided_loss(logits), expected)
+    assert torch.isclose(undecided_loss(torch.zeros(2, 3)), torch.tensor(math.log(2)))  # its least value
 
 
 def test_attribute_loss_is_mean_binary_cross_entropy():

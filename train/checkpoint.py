@@ -131,6 +131,8 @@ def load_checkpoint(path: Path, map_location: str | torch.device = "cpu") -> dic
     model_cfg = state["model_config"]
     if model_cfg.get("num_attributes", 0) and "conditional_recipe" not in model_cfg:
         state["model_config"] = {**model_cfg, "conditional_recipe": 1}  # written by facegan 0.2.0
+    if model_cfg.get("num_attributes", 0) and "attribute_fake_weight" not in state["train_config"]:
+        state["train_config"] = {**state["train_config"], "attribute_fake_weight": 0.0}  # 0.2 and 0.3 trained without
     return state
 
 

@@ -88,10 +88,16 @@ def train_step(s: State, real_u8: torch.Tensor, nets: tuple[nn.Module, nn.Module
             real_logits, real_classes = d(real_seen, *y, classify=True)
         else:
             real_logits = d(real_seen)
-        fake_logits = d(augment(fake.detach()), *y)
+        fakes_classified = bool(y) and cfg.attribute_fake_weight > 0  # and to read the fakes as undecided
+        if fakes_classified:
+            fake_logits, fake_classes = d(augment(fake.detach()), *y, classify=True)
+        else:
+            fake_logits = d(augment(fake.detach()), *y)
         loss_d = losses.d_loss(cfg.loss, real_logits.float(), fake_logits.float(), real_target, fake_target)
         if y:
             loss_d = loss_d + cfg.attribute_weight * losses.attribute_loss(real_classes.float(), y[0])
+        if fakes_classified:
+            loss_d = loss_d + cfg.attribute_weight * cfg.attribute_fake_weight * losses.undecided_loss(fake_classes.float())
     if cfg.loss == "wgan-gp":
         loss_d = loss_d + cfg.gp_weight * losses.gradient_penalty(lambda x: s.d(x, *y), real, fake.detach())
     if r1_step:  # lazy: every r1_every steps, weighted up by as much (StyleGAN2)
@@ -108,9 +114,9 @@ def train_step(s: State, real_u8: torch.Tensor, nets: tuple[nn.Module, nn.Module
         if update_g:
             with autocast:
                 if y:  # and G is trained to have its faces read with the attributes it was given
-                    fake_logits_g, fake_classes = d(augment(fake), *y, classify=True)
+                    fake_logits_g, fake_classes_g = d(augment(fake), *y, classify=True)
                     loss_g = losses.g_loss(cfg.loss, fake_logits_g.float()) + (
-                        cfg.attribute_weight * losses.attribute_loss(fake_classes.float(), y[0]))
+                        cfg.attribute_weight * losses.attribute_loss(fake_classes_g.float(), y[0]))
                 else:
                     loss_g = losses.g_loss(cfg.loss, d(augment(fake)).float())
             s.opt_g.zero_grad(set_to_none=True)
