@@ -76,7 +76,7 @@ def undecided_loss(class_logits: torch.Tensor) -> torch.Tensor:
     """Binary cross-entropy of D's attribute logits on generated images against 0.5 for every
     attribute: the classifier learns that G's faces are no evidence either way, so G has to draw
     an attribute as real faces show it for the classifier to read it."""
-    return F.binary_cross_entropy_with_logits(class_logits, torch.full_like(class_logits, 0.5))
+    return attribute_loss(class_logits, torch.full_like(class_logits, 0.5))
 
 
 def gradient_penalty(d: Callable[[torch.Tensor], torch.Tensor], real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
