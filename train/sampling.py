@@ -20,9 +20,8 @@ from typing import Iterator
 import numpy as np
 import torch
 from torch import nn
-from torchvision.utils import save_image
-
 from facegan.runtime.images import nchw_to_nhwc, to_uint8
+from facegan.runtime.images import save_grid as save_uint8_grid
 
 ATTRIBUTE_GRID_FACES = 8  # columns of samples/attributes-NNN.png: faces 0..7 of the run's seed
 
@@ -80,8 +79,10 @@ def attribute_grid(g: nn.Module, z: torch.Tensor, space, value_range, seed: int)
 
 
 def save_grid(images_01: torch.Tensor, path: Path, nrow: int | None = None) -> None:
-    """A PNG grid of float (N, 3, H, W) images in [0, 1], `nrow` a row (default: square-ish)."""
-    save_image(images_01, path, nrow=nrow or max(1, int(math.sqrt(len(images_01)))))
+    """A PNG grid of float (N, 3, H, W) images in [0, 1], `nrow` a row (default: square-ish), the
+    runtime's grid (facegan-generate's): torchvision's save_image would import torch._dynamo (~1 s)."""
+    pixels = to_uint8(nchw_to_nhwc(images_01.detach().float().cpu().numpy()), (0.0, 1.0))
+    save_uint8_grid(pixels, path, nrow=nrow or max(1, int(math.sqrt(len(pixels)))))
 
 
 __all__ = ["attribute_grid", "eval_mode", "generate", "generate_uint8", "sampling_generator", "save_grid"]

@@ -19,7 +19,6 @@ import numpy as np
 import torch
 from PIL import Image
 from torch.utils.data import DataLoader, Dataset
-from torchvision.transforms.v2 import functional as TF
 
 from ..errors import DataError
 
@@ -49,6 +48,9 @@ def decode_image(path: Path, image_size: int, crop: int = 0) -> np.ndarray:
     The crop is the largest centred square, or `crop` source pixels (clamped to the image) if > 0.
     Raises what PIL raises for an unreadable file.
     """
+    # Imported here: torchvision brings torch._dynamo (about 1 s), which only folder data needs.
+    from torchvision.transforms.v2 import functional as TF
+
     with Image.open(path) as im:
         w, h = im.size
         side = min(w, h) if crop <= 0 else min(crop, w, h)
