@@ -53,9 +53,9 @@ Features = Callable[[np.ndarray | torch.Tensor], np.ndarray]  # uint8 (N, C, H, 
 def frechet_distance(mu1: np.ndarray, sigma1: np.ndarray, mu2: np.ndarray, sigma2: np.ndarray) -> float:
     """||mu1 - mu2||^2 + Tr(S1) + Tr(S2) - 2 Tr((S1 S2)^(1/2)) between two Gaussians.
 
-    Tr((S1 S2)^(1/2)) equals Tr((L^T S2 L)^(1/2)) with S1 = L L^T (Cholesky, or V W^(1/2) on
-    the range of S1 when it is singular), whose argument is symmetric PSD: `eigvalsh` gives it stably, where a
-    general sqrtm of the non-symmetric S1 S2 can return complex noise (and needs scipy).
+    Tr((S1 S2)^(1/2)) equals Tr((L^T S2 L)^(1/2)) with S1 = L L^T (Cholesky, or V W^(1/2) on the
+    range of S1 when it is singular), whose argument is symmetric PSD: `eigvalsh` gives it stably,
+    where a general sqrtm of the non-symmetric S1 S2 can return complex noise (and needs scipy).
     Covariances of fewer samples than dimensions are singular: eigenvalues below rounding level
     are set to exactly 0, or their square roots (~1e-8 each) would add up.
     """
@@ -67,8 +67,9 @@ def frechet_distance(mu1: np.ndarray, sigma1: np.ndarray, mu2: np.ndarray, sigma
         # S1 = L L^T: L^T S2 L has the eigenvalues of S1 S2, and Cholesky is ~10x cheaper than eigh.
         lower = np.linalg.cholesky(s1)
         middle = lower.T @ s2 @ lower
-    except np.linalg.LinAlgError:  # singular S1 (fewer samples than dimensions): S1 = L L^T on its range,
-        w, v = np.linalg.eigh((s1 + s1.T) / 2)  # L = V sqrt(W) (D x rank), so L^T S2 L is only rank x rank
+    except np.linalg.LinAlgError:  # singular S1 (fewer samples than dimensions): S1 = L L^T on its
+        # range, L = V sqrt(W) of the eigenvalues kept (D x rank), so L^T S2 L is only rank x rank
+        w, v = np.linalg.eigh((s1 + s1.T) / 2)
         keep = _clip_null(w) > 0
         lower = v[:, keep] * np.sqrt(w[keep])
         middle = lower.T @ s2 @ lower

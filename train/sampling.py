@@ -20,6 +20,7 @@ from typing import Iterator
 import numpy as np
 import torch
 from torch import nn
+
 from facegan.runtime.images import nchw_to_nhwc, to_uint8
 from facegan.runtime.images import save_grid as save_uint8_grid
 
@@ -79,8 +80,10 @@ def attribute_grid(g: nn.Module, z: torch.Tensor, space, value_range, seed: int)
 
 
 def save_grid(images_01: torch.Tensor, path: Path, nrow: int | None = None) -> None:
-    """A PNG grid of float (N, 3, H, W) images in [0, 1], `nrow` a row (default: square-ish), the
-    runtime's grid (facegan-generate's): torchvision's save_image would import torch._dynamo (~1 s)."""
+    """A PNG grid of float (N, 3, H, W) images in [0, 1], `nrow` a row (default: square-ish).
+
+    The runtime's grid, as facegan-generate draws it: one way to tile faces, and no torchvision
+    (whose import brings torch._dynamo) in processes that only draw, such as facegan-directions."""
     pixels = to_uint8(nchw_to_nhwc(images_01.detach().float().cpu().numpy()), (0.0, 1.0))
     save_uint8_grid(pixels, path, nrow=nrow or max(1, int(math.sqrt(len(pixels)))))
 
