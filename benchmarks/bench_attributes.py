@@ -56,6 +56,8 @@ def parse_args(argv=None):
                    help="facegan-train --attribute-weight of the conditional runs (default: the preset's).")
     p.add_argument("--attribute-fake-weight", type=float, default=None,
                    help="facegan-train --attribute-fake-weight of the conditional runs (default: the preset's).")
+    p.add_argument("--attribute-fake-start", type=float, default=None,
+                   help="facegan-train --attribute-fake-start of the conditional runs (default: the preset's).")
     p.add_argument("--grids", type=Path, default=None, help="Folder for the attribute grid of each conditional model.")
     p.add_argument("--work", type=Path, default=None, help="Keep the runs here instead of a temporary folder.")
     p.add_argument("--reuse", action="store_true", help="Score runs already in --work that finished with the same configuration.")
@@ -113,7 +115,8 @@ def measure_set(name: str, args, work: Path) -> dict:
         data, labels_csv, extra = str(folder), write_digit_labels(folder), []
     condition = SETS[name]
     base = ["--preset", "facegan", *extra]
-    given = {"--labels": labels_csv, "--attribute-weight": args.attribute_weight, "--attribute-fake-weight": args.attribute_fake_weight}
+    given = {"--labels": labels_csv, "--attribute-weight": args.attribute_weight,
+             "--attribute-fake-weight": args.attribute_fake_weight, "--attribute-fake-start": args.attribute_fake_start}
     cond_flags = [*base, "--condition", condition, *(x for flag, v in given.items() if v is not None for x in (flag, str(v)))]
     runs = {kind: bench_quality.train_run(flags, args.seed, data, work / "runs", f"{name}-{kind}", args)
             for kind, flags in (("conditional", cond_flags), ("unconditional", base))}

@@ -336,6 +336,37 @@ def test_d_learns_to_read_the_fakes_as_undecided():
     assert not torch.allclose(grad_without, grad_with)
 
 
+def test_the_fakes_are_read_as_undecided_only_from_attribute_fake_start():
+    """--attribute-fake-start 0.5 of a 100-step run: step 49 is the step without the fake term,
+    step 50 the step with it from the start; the run's checkpoint records the share."""
+    from facegan.train.step import train_step
+    from facegan.train.toyfaces import toy_faces
+
+    real = torch.from_numpy(toy_faces(8, 32)).permute(0, 3, 1, 2).contiguous()
+    y = torch.tensor([[1.0, 0.0]] * 4 + [[0.0, 1.0]] * 4)
+
+    def loss_d(step: int, **overrides) -> torch.Tensor:
+        torch.manual_seed(0)
+        s = _conditional_state(attribute_weight=2.0, **overrides)
+        s.step = step
+        return train_step(s, real, attributes=y).loss_d
+
+    halfway = dict(attribute_fake_weight=0.5, attribute_fake_start=0.5)
+    assert torch.equal(loss_d(49, **halfway), loss_d(49, attribute_fake_weight=0.0))
+    assert torch.equal(loss_d(50, **halfway), loss_d(50, attribute_fake_weight=0.5))
+    assert not torch.equal(loss_d(50, **halfway), loss_d(50, attribute_fake_weight=0.0))
+
+
+def test_attribute_fake_start_is_a_share_of_the_run(tmp_path):
+    run = _train(tmp_path, "--condition", CONDITION, "--steps", "2", "--attribute-fake-weight", "0.25",
+                 "--attribute-fake-start", "0.5")
+    assert load_checkpoint(run)["train_config"]["attribute_fake_start"] == 0.5
+    refused = run_cli(*TINY, "--out", tmp_path, "--name", "whole", "--condition", CONDITION,
+                      "--attribute-fake-start", "1")
+    assert refused.exit_code == 2 and "attribute_fake_start must be" in refused.output
+    assert not (tmp_path / "whole").exists()
+
+
 def test_undecided_loss_is_cross_entropy_against_one_half():
     from facegan.train.losses import undecided_loss
 

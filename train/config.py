@@ -143,6 +143,10 @@ class TrainConfig:
                                           "attribute (0.5), so that G cannot satisfy it with faces unlike the real "
                                           "ones (0, the default: real images only). Measured in the README: better "
                                           "toy faces at --attribute-weight 4 and 0.25, worse digits.", min=0)
+    attribute_fake_start: float = option(0.0, "Conditional runs: the share of the run trained before "
+                                         "--attribute-fake-weight takes effect (0.5: the second half), so that "
+                                         "D's classifier first learns the attributes from real images alone.",
+                                         min=0, below=1)
     labels: str = option("", "Labels CSV of a folder of images: a file column (paths relative to the folder) "
                          "and one 0/1 or -1/1 column per attribute (a label column becomes label=k).",
                          cli_type=Path, convert=_absolute_file)

@@ -88,7 +88,8 @@ def train_step(s: State, real_u8: torch.Tensor, nets: tuple[nn.Module, nn.Module
             real_logits, real_classes = d(real_seen, *y, classify=True)
         else:
             real_logits = d(real_seen)
-        fakes_classified = bool(y) and cfg.attribute_fake_weight > 0  # and to read the fakes as undecided
+        fakes_classified = (bool(y) and cfg.attribute_fake_weight > 0  # and to read the fakes as undecided
+                            and s.step >= cfg.attribute_fake_start * s.total_steps)
         if fakes_classified:
             fake_logits, fake_classes = d(augment(fake.detach()), *y, classify=True)
         else:
