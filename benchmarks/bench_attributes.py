@@ -38,6 +38,7 @@ import common
 
 SETS = {"toy-faces": "Smiling,Eyeglasses,Bald,Blond_Hair", "digits": "all"}
 JUDGE_TARGET, REQUEST_TARGET, IDENTITY_TARGET = 0.95, 0.90, 0.80
+RECIPE = ("attribute_weight", "attribute_fake_weight", "attribute_fake_start")  # recorded from the conditional run
 
 
 def parse_args(argv=None):
@@ -175,7 +176,9 @@ def measure_set(name: str, args, work: Path) -> dict:
                 "real": kid(ref, judge.features(real.take(other_idx)))}
         features = "the judge's 128-d features"
     edits = directions_of(runs["unconditional"]["run"], data, labels_csv, names, judge, reliable, g_u, cfg_u, args)
-    return {"set": name, "condition": condition, "names": names, "reliable": reliable, "rows": rows,
+    trained = json.loads((runs["conditional"]["run"] / "config.json").read_text())["train"]
+    return {"set": name, "condition": condition, "recipe": {k: trained.get(k) for k in RECIPE}, "names": names,
+            "reliable": reliable, "rows": rows,
             "kid": {k: {"mean": m, "std": s} for k, (m, s) in kids.items()}, "kid_features": features, "edits": edits,
             "judge": {"holdout": judge.holdout, "steps": judge.steps, "size": judge.size},
             "runs": {k: {"images_per_s": r["images_per_s"], "wall_s": r.get("wall_s"), "events": r["events"]} for k, r in runs.items()}}
@@ -243,7 +246,8 @@ def render(record: dict) -> str:
         "requested on/off: the share the judge reads with the value asked; unconditional and chance: the share "
         "of its faces / of the data with that value."])]
     for s in record["sets"]:
-        out.append(f"### {s['set']} (condition: {s['condition']})\n")
+        recipe = ", ".join(f"--{k.replace('_', '-')} {v:g}" for k, v in s["recipe"].items() if v is not None)
+        out.append(f"### {s['set']} (condition: {s['condition']}; {recipe})\n")
         table = [[r["attribute"] + ("" if r["reliable"] else " *"), f"{r['judge_accuracy']:.1%} / {r['judge_balanced']:.1%}",
                   f"{r['on']:.1%}", f"{r['uncond_on']:.1%}", f"{r['chance_on']:.1%}", f"{r['off']:.1%}", f"{r['uncond_off']:.1%}",
                   f"{r['chance_off']:.1%}", "-" if r["identity"] is None else f"{r['identity']:.1%}"] for r in s["rows"]]
