@@ -26,6 +26,7 @@ attribute it reads at 95% or more on held-out real images (plain and balanced ac
 
 from __future__ import annotations
 
+import argparse
 import csv
 import json
 import subprocess
@@ -38,7 +39,7 @@ import common
 
 SETS = {"toy-faces": "Smiling,Eyeglasses,Bald,Blond_Hair", "digits": "all"}
 JUDGE_TARGET, REQUEST_TARGET, IDENTITY_TARGET = 0.95, 0.90, 0.80
-RECIPE = ("attribute_weight", "attribute_fake_weight", "attribute_fake_start")  # recorded from the conditional run
+RECIPE = ("attribute_weight", "attribute_fake_weight", "attribute_balance")  # recorded from the conditional run
 
 
 def parse_args(argv=None):
@@ -57,8 +58,8 @@ def parse_args(argv=None):
                    help="facegan-train --attribute-weight of the conditional runs (default: the preset's).")
     p.add_argument("--attribute-fake-weight", type=float, default=None,
                    help="facegan-train --attribute-fake-weight of the conditional runs (default: the preset's).")
-    p.add_argument("--attribute-fake-start", type=float, default=None,
-                   help="facegan-train --attribute-fake-start of the conditional runs (default: the preset's).")
+    p.add_argument("--attribute-balance", action=argparse.BooleanOptionalAction, default=None,
+                   help="facegan-train --attribute-balance / --no-attribute-balance of the conditional runs (default: the preset's).")
     p.add_argument("--grids", type=Path, default=None, help="Folder for the attribute grid of each conditional model.")
     p.add_argument("--work", type=Path, default=None, help="Keep the runs here instead of a temporary folder.")
     p.add_argument("--reuse", action="store_true", help="Score runs already in --work that finished with the same configuration.")
@@ -116,9 +117,10 @@ def measure_set(name: str, args, work: Path) -> dict:
         data, labels_csv, extra = str(folder), write_digit_labels(folder), []
     condition = SETS[name]
     base = ["--preset", "facegan", *extra]
-    given = {"--labels": labels_csv, "--attribute-weight": args.attribute_weight,
-             "--attribute-fake-weight": args.attribute_fake_weight, "--attribute-fake-start": args.attribute_fake_start}
+    given = {"--labels": labels_csv, "--attribute-weight": args.attribute_weight, "--attribute-fake-weight": args.attribute_fake_weight}
     cond_flags = [*base, "--condition", condition, *(x for flag, v in given.items() if v is not None for x in (flag, str(v)))]
+    if args.attribute_balance is not None:
+        cond_flags.append("--attribute-balance" if args.attribute_balance else "--no-attribute-balance")
     runs = {kind: bench_quality.train_run(flags, args.seed, data, work / "runs", f"{name}-{kind}", args)
             for kind, flags in (("conditional", cond_flags), ("unconditional", base))}
     spec = DataSpec(data, args.image_size, cache_dir=cache, workers=0, seed=args.seed, toy_faces=args.toy_faces,
@@ -246,7 +248,7 @@ def render(record: dict) -> str:
         "requested on/off: the share the judge reads with the value asked; unconditional and chance: the share "
         "of its faces / of the data with that value."])]
     for s in record["sets"]:
-        recipe = ", ".join(f"--{k.replace('_', '-')} {v:g}" for k, v in s["recipe"].items() if v is not None)
+        recipe = ", ".join(_flag(k, v) for k, v in s["recipe"].items() if v is not None)
         out.append(f"### {s['set']} (condition: {s['condition']}; {recipe})\n")
         table = [[r["attribute"] + ("" if r["reliable"] else " *"), f"{r['judge_accuracy']:.1%} / {r['judge_balanced']:.1%}",
                   f"{r['on']:.1%}", f"{r['uncond_on']:.1%}", f"{r['chance_on']:.1%}", f"{r['off']:.1%}", f"{r['uncond_off']:.1%}",
@@ -263,6 +265,13 @@ def render(record: dict) -> str:
         out.append(common.markdown_table(["attribute", "boundary accuracy", "edit flips", "others kept"], edits) + "\n")
     out.append(common.targets_table(record["targets"]))
     return "\n".join(out)
+
+
+def _flag(name: str, value) -> str:
+    flag = name.replace("_", "-")
+    if isinstance(value, bool):
+        return f"--{flag}" if value else f"--no-{flag}"
+    return f"--{flag} {value:g}"
 
 
 def main(argv=None) -> dict:

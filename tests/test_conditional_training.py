@@ -18,7 +18,7 @@ from typer.testing import CliRunner
 
 from facegan.runtime.attributes import attribute_vectors
 from facegan.runtime.errors import UsageError
-from facegan.train.checkpoint import load_checkpoint
+from facegan.train.checkpoint import TRAINED_WITHOUT, load_checkpoint
 from facegan.train.cli import app
 from facegan.train.conditioning import conditioning
 from facegan.train.data.labels import Labels
@@ -254,7 +254,7 @@ def test_a_conditional_checkpoint_of_facegan_0_2_0_exports_and_resumes(tmp_path)
     assert not any(k.startswith("film.") for k in g.state_dict()) and "classify.weight" in d.state_dict()
     with torch.no_grad():
         g.embed.weight.normal_(0.0, 1.0)  # so the attributes visibly matter
-    old_train = {k: v for k, v in ckpt["train_config"].items() if k != "attribute_fake_weight"}
+    old_train = {k: v for k, v in ckpt["train_config"].items() if k not in TRAINED_WITHOUT}
     old = {**ckpt, "model_config": old_cfg, "train_config": old_train, "generator": g.state_dict(),
            "generator_ema": None if ckpt["generator_ema"] is None else g.state_dict(),
            "discriminator": d.state_dict(), "facegan_version": "0.2.0",
@@ -262,14 +262,15 @@ def test_a_conditional_checkpoint_of_facegan_0_2_0_exports_and_resumes(tmp_path)
            "optimizer_d": torch.optim.Adam(d.parameters()).state_dict()}
     save_checkpoint(old, last)
     loaded = load_checkpoint(last)
-    assert loaded["model_config"]["conditional_recipe"] == 1 and loaded["train_config"]["attribute_fake_weight"] == 0.0
+    assert loaded["model_config"]["conditional_recipe"] == 1
+    assert {k: loaded["train_config"][k] for k in TRAINED_WITHOUT} == TRAINED_WITHOUT
     result = export_onnx(run, tmp_path / "old.onnx", output="float")  # parity runs inside
     assert result.metadata["facegan.format_version"] == "2"
     resumed = run_cli("--resume", run, "--steps", "4", "--quiet")
     assert resumed.exit_code == 0, resumed.output
     done = load_checkpoint(last)
     assert done["step"] == 4 and done["model_config"]["conditional_recipe"] == 1
-    assert done["train_config"]["attribute_fake_weight"] == 0.0  # trained on as it was, real images only
+    assert {k: done["train_config"][k] for k in TRAINED_WITHOUT} == TRAINED_WITHOUT  # trained on as it was
     assert "classify.weight" in done["discriminator"]
 
 
@@ -336,35 +337,52 @@ def test_d_learns_to_read_the_fakes_as_undecided():
     assert not torch.allclose(grad_without, grad_with)
 
 
-def test_the_fakes_are_read_as_undecided_only_from_attribute_fake_start():
-    """--attribute-fake-start 0.5 of a 100-step run: step 49 is the step without the fake term,
-    step 50 the step with it from the start; the run's checkpoint records the share."""
+def test_the_default_attribute_recipe_is_recorded_and_each_part_can_be_turned_off(tmp_path):
+    run = _train(tmp_path, "--condition", CONDITION, "--steps", "2", name="default")
+    trained = load_checkpoint(run)["train_config"]
+    assert (trained["attribute_weight"], trained["attribute_fake_weight"], trained["attribute_balance"]) == (4.0, 0.25, True)
+    run = _train(tmp_path, "--condition", CONDITION, "--steps", "2", "--attribute-fake-weight", "0",
+                 "--no-attribute-balance", name="off")
+    trained = load_checkpoint(run)["train_config"]
+    assert (trained["attribute_fake_weight"], trained["attribute_balance"]) == (0.0, False)
+
+
+def test_the_balanced_attribute_loss_weighs_each_attribute_as_if_on_half_the_images():
+    from facegan.train.losses import attribute_loss
+
+    logits = torch.tensor([[0.5, -1.0], [2.0, 0.0], [-0.5, 1.0], [0.0, 3.0]])
+    target = torch.tensor([[1.0, 0.0], [0.0, 0.0], [0.0, 1.0], [0.0, 0.0]])
+    freq = torch.tensor([0.25, 0.8])
+    bce = F.binary_cross_entropy_with_logits(logits, target, reduction="none")
+    weight = torch.where(target == 1, 0.5 / freq, 0.5 / (1 - freq))  # positives of a rare attribute weigh more
+    assert torch.isclose(attribute_loss(logits, target, freq), (weight * bce).mean())
+    assert torch.isclose(attribute_loss(logits, target, torch.full((2,), 0.5)), attribute_loss(logits, target))
+    assert torch.isfinite(attribute_loss(logits, target, torch.tensor([0.0, 1.0])))  # never or always on
+
+
+def test_attribute_balance_weighs_d_and_g_by_the_runs_frequencies():
+    """--attribute-balance takes the weights from the run's labels: frequencies of one half change
+    nothing, the skewed ones of the data change D's loss; a state without labels trains unweighted."""
     from facegan.train.step import train_step
     from facegan.train.toyfaces import toy_faces
 
     real = torch.from_numpy(toy_faces(8, 32)).permute(0, 3, 1, 2).contiguous()
-    y = torch.tensor([[1.0, 0.0]] * 4 + [[0.0, 1.0]] * 4)
+    y = torch.tensor([[1.0, 0.0]] * 2 + [[0.0, 1.0]] * 6)
 
-    def loss_d(step: int, **overrides) -> torch.Tensor:
+    def step(balance: bool, rows: list[list[int]] | None):
         torch.manual_seed(0)
-        s = _conditional_state(attribute_weight=2.0, **overrides)
-        s.step = step
-        return train_step(s, real, attributes=y).loss_d
+        s = _conditional_state(attribute_weight=2.0, attribute_balance=balance)
+        if rows is not None:
+            s.conditioning = conditioning("A,B", Labels(("A", "B"), np.array(rows, dtype=np.uint8), "labels.csv"))
+        result = train_step(s, real, attributes=y)
+        return torch.stack([result.loss_d, result.loss_g])
 
-    halfway = dict(attribute_fake_weight=0.5, attribute_fake_start=0.5)
-    assert torch.equal(loss_d(49, **halfway), loss_d(49, attribute_fake_weight=0.0))
-    assert torch.equal(loss_d(50, **halfway), loss_d(50, attribute_fake_weight=0.5))
-    assert not torch.equal(loss_d(50, **halfway), loss_d(50, attribute_fake_weight=0.0))
-
-
-def test_attribute_fake_start_is_a_share_of_the_run(tmp_path):
-    run = _train(tmp_path, "--condition", CONDITION, "--steps", "2", "--attribute-fake-weight", "0.25",
-                 "--attribute-fake-start", "0.5")
-    assert load_checkpoint(run)["train_config"]["attribute_fake_start"] == 0.5
-    refused = run_cli(*TINY, "--out", tmp_path, "--name", "whole", "--condition", CONDITION,
-                      "--attribute-fake-start", "1")
-    assert refused.exit_code == 2 and "attribute_fake_start must be" in refused.output
-    assert not (tmp_path / "whole").exists()
+    even, skewed = [[1, 0], [0, 1]], [[1, 0], [0, 1], [0, 1], [0, 1]]
+    plain = step(False, skewed)
+    assert torch.equal(step(True, even), plain)
+    assert torch.equal(step(True, None), plain)
+    balanced = step(True, skewed)
+    assert not torch.isclose(balanced[0], plain[0]) and not torch.isclose(balanced[1], plain[1])
 
 
 def test_undecided_loss_is_cross_entropy_against_one_half():

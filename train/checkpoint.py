@@ -39,6 +39,8 @@ from .errors import CheckpointError
 FORMAT = "facegan.checkpoint"
 FORMAT_VERSION = 1
 REQUIRED = ("model_config", "train_config", "generator", "discriminator", "step", "epoch")
+# The attribute recipe of conditional checkpoints written before each of these keys existed.
+TRAINED_WITHOUT = {"attribute_fake_weight": 0.0, "attribute_balance": False}
 # What a resume needs beyond REQUIRED (a checkpoint without them still exports).
 RESUME_STATE = ("optimizer_g", "optimizer_d", "scheduler_g", "scheduler_d")
 
@@ -131,8 +133,8 @@ def load_checkpoint(path: Path, map_location: str | torch.device = "cpu") -> dic
     model_cfg = state["model_config"]
     if model_cfg.get("num_attributes", 0) and "conditional_recipe" not in model_cfg:
         state["model_config"] = {**model_cfg, "conditional_recipe": 1}  # written by facegan 0.2.0
-    if model_cfg.get("num_attributes", 0) and "attribute_fake_weight" not in state["train_config"]:
-        state["train_config"] = {**state["train_config"], "attribute_fake_weight": 0.0}  # 0.2 and 0.3 trained without
+    if model_cfg.get("num_attributes", 0):  # what conditional runs of 0.2 and 0.3 trained with, for the keys they lack
+        state["train_config"] = {**TRAINED_WITHOUT, **state["train_config"]}
     return state
 
 

@@ -3,6 +3,7 @@
     cond = conditioning(train_cfg.condition, load_labels(spec, data))   # None for an unconditional run
     cond.batch(indices)            # float (B, k) attributes of those images: the reals' and the fakes'
     cond.draw(n, seed)             # float (n, k) drawn as the runtime draws them for face 0..n-1 of a seed
+    cond.frequencies               # float (k,) share of images with each attribute (the balanced loss's weights)
     cond.summary                   # the checkpoint's "attributes" key, copied into the exported model
 
 Fakes are trained with the attribute vectors of the real batch, so G sees exactly the joint
@@ -37,6 +38,11 @@ class Conditioning:
     @cached_property
     def space(self) -> AttributeSpace:
         return AttributeSpace.from_json(self.summary, "the training labels")
+
+    @cached_property
+    def frequencies(self) -> torch.Tensor:
+        """float32 (k,): the share of training images with each attribute on."""
+        return self.values.float().mean(dim=0)
 
     def batch(self, indices: Sequence[int], device: torch.device | str = "cpu") -> torch.Tensor:
         """float32 (B, k) attributes of the images `indices` of the data."""

@@ -135,18 +135,17 @@ class TrainConfig:
     toy_faces: int = option(10000, "Number of images in the toy-faces data set.", min=1)
     condition: str = option("", "Attributes to condition on, comma-separated names from the labels, or all "
                             "(empty = an unconditional model).", convert=_canonical_names)
-    attribute_weight: float = option(2.0, "Conditional runs: weight of the attribute classifier loss (AC-GAN: D "
+    attribute_weight: float = option(4.0, "Conditional runs: weight of the attribute classifier loss (AC-GAN: D "
                                      "learns to read the attributes of real images, G to have its faces read "
                                      "as asked; 0 = projection alone).", min=0)
-    attribute_fake_weight: float = option(0.0, "Conditional runs: weight, relative to --attribute-weight, of D's "
+    attribute_fake_weight: float = option(0.25, "Conditional runs: weight, relative to --attribute-weight, of D's "
                                           "classifier learning to read G's faces as showing neither value of any "
                                           "attribute (0.5), so that G cannot satisfy it with faces unlike the real "
-                                          "ones (0, the default: real images only). Measured in the README: better "
-                                          "toy faces at --attribute-weight 4 and 0.25, worse digits.", min=0)
-    attribute_fake_start: float = option(0.0, "Conditional runs: the share of the run trained before "
-                                         "--attribute-fake-weight takes effect (0.5: the second half), so that "
-                                         "D's classifier first learns the attributes from real images alone.",
-                                         min=0, below=1)
+                                          "ones (0: real images only).", min=0)
+    attribute_balance: bool = option(True, "Conditional runs: weigh the attribute losses (D's on real images, G's) "
+                                     "by each attribute's frequency in the data, as if every attribute were on "
+                                     "half the images, so rare ones are taught as firmly (--no-attribute-balance: "
+                                     "every image alike).")
     labels: str = option("", "Labels CSV of a folder of images: a file column (paths relative to the folder) "
                          "and one 0/1 or -1/1 column per attribute (a label column becomes label=k).",
                          cli_type=Path, convert=_absolute_file)

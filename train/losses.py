@@ -66,10 +66,20 @@ def g_loss(loss: str, fake_logits: torch.Tensor) -> torch.Tensor:
     return -fake_logits.mean()  # hinge and wgan-gp
 
 
-def attribute_loss(class_logits: torch.Tensor, attributes: torch.Tensor) -> torch.Tensor:
+def attribute_loss(class_logits: torch.Tensor, attributes: torch.Tensor,
+                   frequencies: torch.Tensor | None = None) -> torch.Tensor:
     """Binary cross-entropy of D's attribute logits against the attributes (float (N, k) in [0, 1]),
-    averaged over images and attributes: the auxiliary classifier's loss (AC-GAN)."""
-    return F.binary_cross_entropy_with_logits(class_logits, attributes)
+    averaged over images and attributes: the auxiliary classifier's loss (AC-GAN).
+
+    With the data's `frequencies` (k,), balanced: an attribute's positives weigh 0.5 / f and its
+    negatives 0.5 / (1 - f), as if it were on half the images, so a rare attribute (baldness on a
+    sixth of the faces, one digit class in ten) is read and drawn as firmly as a common one.
+    """
+    if frequencies is None:
+        return F.binary_cross_entropy_with_logits(class_logits, attributes)
+    f = frequencies.clamp(1e-3, 1 - 1e-3)  # an attribute never (or always) on: its weights stay finite
+    weight = attributes * (0.5 / f) + (1 - attributes) * (0.5 / (1 - f))
+    return F.binary_cross_entropy_with_logits(class_logits, attributes, weight=weight)
 
 
 def undecided_loss(class_logits: torch.Tensor) -> torch.Tensor:

@@ -36,7 +36,6 @@ class State:
     sched_d: torch.optim.lr_scheduler.LRScheduler
     ema: EMA | None
     device: torch.device
-    total_steps: int  # D steps the run is long (the schedules' length)
     step: int = 0  # optimizer steps done
     epoch: int = 0  # epochs completed
     batch: int = 0  # next batch within `epoch`
@@ -109,7 +108,6 @@ def build_state(model_cfg: ModelConfig, train_cfg: TrainConfig, device: torch.de
         make_scheduler(opt_d, total_steps=total_steps, **sched),
         EMA(g, train_cfg.ema) if train_cfg.ema > 0 else None,
         device,
-        total_steps,
     )
 
 

@@ -73,6 +73,9 @@ def train_step(s: State, real_u8: torch.Tensor, nets: tuple[nn.Module, nn.Module
         real = real.contiguous(memory_format=torch.channels_last)
     n = real.shape[0]
     y = () if attributes is None else (attributes.to(s.device, torch.float32),)  # G's and D's extra input
+    balance = None  # the data's attribute frequencies, when the attribute losses are balanced
+    if y and cfg.attribute_balance and s.conditioning is not None:  # (a state built without labels: unweighted)
+        balance = s.conditioning.frequencies.to(s.device)
 
     def augment(x: torch.Tensor) -> torch.Tensor:  # DiffAugment: the same on everything D sees
         return diff_augment(x, cfg.diffaug) if cfg.diffaug else x
@@ -88,15 +91,14 @@ def train_step(s: State, real_u8: torch.Tensor, nets: tuple[nn.Module, nn.Module
             real_logits, real_classes = d(real_seen, *y, classify=True)
         else:
             real_logits = d(real_seen)
-        fakes_classified = (bool(y) and cfg.attribute_fake_weight > 0  # and to read the fakes as undecided
-                            and s.step >= cfg.attribute_fake_start * s.total_steps)
+        fakes_classified = bool(y) and cfg.attribute_fake_weight > 0  # and to read the fakes as undecided
         if fakes_classified:
             fake_logits, fake_classes = d(augment(fake.detach()), *y, classify=True)
         else:
             fake_logits = d(augment(fake.detach()), *y)
         loss_d = losses.d_loss(cfg.loss, real_logits.float(), fake_logits.float(), real_target, fake_target)
         if y:
-            loss_d = loss_d + cfg.attribute_weight * losses.attribute_loss(real_classes.float(), y[0])
+            loss_d = loss_d + cfg.attribute_weight * losses.attribute_loss(real_classes.float(), y[0], balance)
         if fakes_classified:
             loss_d = loss_d + cfg.attribute_weight * cfg.attribute_fake_weight * losses.undecided_loss(fake_classes.float())
     if cfg.loss == "wgan-gp":
@@ -117,7 +119,7 @@ def train_step(s: State, real_u8: torch.Tensor, nets: tuple[nn.Module, nn.Module
                 if y:  # and G is trained to have its faces read with the attributes it was given
                     fake_logits_g, fake_classes_g = d(augment(fake), *y, classify=True)
                     loss_g = losses.g_loss(cfg.loss, fake_logits_g.float()) + (
-                        cfg.attribute_weight * losses.attribute_loss(fake_classes_g.float(), y[0]))
+                        cfg.attribute_weight * losses.attribute_loss(fake_classes_g.float(), y[0], balance))
                 else:
                     loss_g = losses.g_loss(cfg.loss, d(augment(fake)).float())
             s.opt_g.zero_grad(set_to_none=True)
