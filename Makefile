@@ -45,8 +45,10 @@ demo: setup
 	@echo "                               $(BIN)/python -m facegan.web $(RUN)-web --isolated, then open the URL it prints"
 	@echo "HTTP service:                  $(BIN)/facegan-serve $(RUN)-g.onnx   (faces at /v1/faces?seed=7&n=16, the page at /)"
 
+# One pytest worker per core (pytest-xdist), each test file on one worker (its module fixtures built once).
+TEST_WORKERS ?= auto
 test: setup
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile
 
 # FID on the toy faces every 3 epochs (2-6 minutes on a 2-core CPU): it should fall from first to last.
 fid-demo: setup

@@ -3,9 +3,15 @@
 from __future__ import annotations
 
 import dataclasses
+import os
 from pathlib import Path
 
 import pytest
+
+# Under pytest-xdist (`make test`: one worker per core) each worker, and every process it starts,
+# gets its share of the cores, so the workers' torch thread pools never oversubscribe the CPU.
+if "PYTEST_XDIST_WORKER_COUNT" in os.environ:
+    os.environ.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // int(os.environ["PYTEST_XDIST_WORKER_COUNT"]))))
 
 torch = pytest.importorskip("torch")
 
