@@ -340,7 +340,7 @@ def test_d_learns_to_read_the_fakes_as_undecided():
 def test_the_default_attribute_recipe_is_recorded_and_each_part_can_be_turned_off(tmp_path):
     run = _train(tmp_path, "--condition", CONDITION, "--steps", "2", name="default")
     trained = load_checkpoint(run)["train_config"]
-    assert (trained["attribute_weight"], trained["attribute_fake_weight"], trained["attribute_balance"]) == (4.0, 0.25, True)
+    assert (trained["attribute_weight"], trained["attribute_fake_weight"], trained["attribute_balance"]) == (4.0, 0.18, True)
     run = _train(tmp_path, "--condition", CONDITION, "--steps", "2", "--attribute-fake-weight", "0",
                  "--no-attribute-balance", name="off")
     trained = load_checkpoint(run)["train_config"]

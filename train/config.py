@@ -138,7 +138,7 @@ class TrainConfig:
     attribute_weight: float = option(4.0, "Conditional runs: weight of the attribute classifier loss (AC-GAN: D "
                                      "learns to read the attributes of real images, G to have its faces read "
                                      "as asked; 0 = projection alone).", min=0)
-    attribute_fake_weight: float = option(0.25, "Conditional runs: weight, relative to --attribute-weight, of D's "
+    attribute_fake_weight: float = option(0.18, "Conditional runs: weight, relative to --attribute-weight, of D's "
                                           "classifier learning to read G's faces as showing neither value of any "
                                           "attribute (0.5), so that G cannot satisfy it with faces unlike the real "
                                           "ones (0: real images only).", min=0)
