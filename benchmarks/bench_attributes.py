@@ -39,7 +39,7 @@ import common
 
 SETS = {"toy-faces": "Smiling,Eyeglasses,Bald,Blond_Hair", "digits": "all"}
 JUDGE_TARGET, REQUEST_TARGET, IDENTITY_TARGET = 0.95, 0.90, 0.80
-RECIPE = ("attribute_weight", "attribute_fake_weight", "attribute_balance")  # recorded from the conditional run
+RECIPE = ("attribute_weight", "attribute_fake_weight", "attribute_balance", "attribute_uniform_classes")  # recorded from the conditional run
 
 
 def parse_args(argv=None):
@@ -60,6 +60,8 @@ def parse_args(argv=None):
                    help="facegan-train --attribute-fake-weight of the conditional runs (default: the preset's).")
     p.add_argument("--attribute-balance", action=argparse.BooleanOptionalAction, default=None,
                    help="facegan-train --attribute-balance / --no-attribute-balance of the conditional runs (default: the preset's).")
+    p.add_argument("--attribute-uniform-classes", action=argparse.BooleanOptionalAction, default=None,
+                   help="facegan-train --attribute-uniform-classes / --no-... of the conditional runs (default: the preset's).")
     p.add_argument("--grids", type=Path, default=None, help="Folder for the attribute grid of each conditional model.")
     p.add_argument("--work", type=Path, default=None, help="Keep the runs here instead of a temporary folder.")
     p.add_argument("--reuse", action="store_true", help="Score runs already in --work that finished with the same configuration.")
@@ -119,8 +121,10 @@ def measure_set(name: str, args, work: Path) -> dict:
     base = ["--preset", "facegan", *extra]
     given = {"--labels": labels_csv, "--attribute-weight": args.attribute_weight, "--attribute-fake-weight": args.attribute_fake_weight}
     cond_flags = [*base, "--condition", condition, *(x for flag, v in given.items() if v is not None for x in (flag, str(v)))]
-    if args.attribute_balance is not None:
-        cond_flags.append("--attribute-balance" if args.attribute_balance else "--no-attribute-balance")
+    for option in ("attribute_balance", "attribute_uniform_classes"):
+        if getattr(args, option) is not None:
+            flag = option.replace("_", "-")
+            cond_flags.append(f"--{flag}" if getattr(args, option) else f"--no-{flag}")
     runs = {kind: bench_quality.train_run(flags, args.seed, data, work / "runs", f"{name}-{kind}", args)
             for kind, flags in (("conditional", cond_flags), ("unconditional", base))}
     spec = DataSpec(data, args.image_size, cache_dir=cache, workers=0, seed=args.seed, toy_faces=args.toy_faces,

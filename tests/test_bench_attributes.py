@@ -35,8 +35,9 @@ def test_bench_attributes_quick_and_reuse(tmp_path):
     assert set(sets) == {"toy-faces", "digits"}
     assert sets["toy-faces"]["names"] == ["Smiling", "Eyeglasses", "Bald", "Blond_Hair"]
     assert sets["digits"]["names"] == [f"label={k}" for k in range(10)]
-    assert sets["toy-faces"]["recipe"] == {"attribute_weight": 4.0, "attribute_fake_weight": 0.18, "attribute_balance": True}
-    assert "--attribute-weight 4, --attribute-fake-weight 0.18, --attribute-balance)" in out  # the preset's, as trained
+    assert sets["toy-faces"]["recipe"] == {"attribute_weight": 4.0, "attribute_fake_weight": 0.18, "attribute_balance": True,
+                                           "attribute_uniform_classes": True}
+    assert "--attribute-weight 4, --attribute-fake-weight 0.18, --attribute-balance, --attribute-uniform-classes)" in out  # the preset's, as trained
     for s in record["sets"]:
         assert [r["attribute"] for r in s["rows"]] == s["names"]
         for r in s["rows"]:

@@ -340,11 +340,12 @@ def test_d_learns_to_read_the_fakes_as_undecided():
 def test_the_default_attribute_recipe_is_recorded_and_each_part_can_be_turned_off(tmp_path):
     run = _train(tmp_path, "--condition", CONDITION, "--steps", "2", name="default")
     trained = load_checkpoint(run)["train_config"]
-    assert (trained["attribute_weight"], trained["attribute_fake_weight"], trained["attribute_balance"]) == (4.0, 0.18, True)
+    recipe = ("attribute_weight", "attribute_fake_weight", "attribute_balance", "attribute_uniform_classes")
+    assert tuple(trained[k] for k in recipe) == (4.0, 0.18, True, True)
     run = _train(tmp_path, "--condition", CONDITION, "--steps", "2", "--attribute-fake-weight", "0",
-                 "--no-attribute-balance", name="off")
+                 "--no-attribute-balance", "--no-attribute-uniform-classes", name="off")
     trained = load_checkpoint(run)["train_config"]
-    assert (trained["attribute_fake_weight"], trained["attribute_balance"]) == (0.0, False)
+    assert tuple(trained[k] for k in recipe[1:]) == (0.0, False, False)
 
 
 def test_the_balanced_attribute_loss_weighs_each_attribute_as_if_on_half_the_images():
@@ -392,6 +393,55 @@ def test_undecided_loss_is_cross_entropy_against_one_half():
     expected = (0.5 * F.softplus(logits) + 0.5 * F.softplus(-logits)).mean()
     assert torch.isclose(undecided_loss(logits), expected)
     assert torch.isclose(undecided_loss(torch.zeros(2, 3)), torch.tensor(math.log(2)))  # its least value
+
+
+def test_undecided_loss_takes_a_reading_per_attribute():
+    from facegan.train.losses import undecided_loss
+
+    logits = torch.tensor([[0.0, 3.0, -2.0], [-1.0, 0.5, 1.0]])
+    target = torch.tensor([0.25, 0.25, 0.5])
+    expected = (target * F.softplus(-logits) + (1 - target) * F.softplus(logits)).mean()
+    assert torch.isclose(undecided_loss(logits, target), expected)
+    assert torch.equal(undecided_loss(logits, torch.full((3,), 0.5)), undecided_loss(logits))
+
+
+def _classes(names: tuple[str, ...], rows: list[list[int]]) -> Labels:
+    return Labels(names, np.array(rows, dtype=np.uint8), "labels.csv")
+
+
+def test_the_undecided_reading_is_uniform_over_a_class_columns_outcomes():
+    """0.5 for a binary attribute; 1/m for the classes of a class column, m its outcomes: its
+    classes conditioned on, and "none" where some images have none of them."""
+    names = ("label=0", "label=1", "label=2", "Smiling")
+    labels = _classes(names, [[1, 0, 0, 1], [0, 1, 0, 0], [0, 0, 1, 1], [0, 1, 0, 0]])
+    third = 1 / 3
+    assert conditioning("all", labels).undecided.tolist() == pytest.approx([third, third, third, 0.5])
+    assert conditioning("label=0,label=1", labels).undecided.tolist() == pytest.approx([third, third])  # or none
+    assert conditioning("label=1,Smiling", labels).undecided.tolist() == [0.5, 0.5]  # label=1 or not: two outcomes
+    overlapping = _classes(names[:2], [[1, 1], [0, 1]])  # not one class per image: no class column's
+    assert conditioning("all", overlapping).undecided.tolist() == [0.5, 0.5]
+    assert conditioning("A,B", _labels()).undecided.tolist() == [0.5, 0.5]
+
+
+def test_uniform_classes_change_d_only_where_the_run_has_a_class_column():
+    """--attribute-uniform-classes moves D's undecided target for a class column's classes, and
+    leaves a run on binary attributes exactly as it was (two classes, one per image, are binary too)."""
+    from facegan.train.step import train_step
+    from facegan.train.toyfaces import toy_faces
+
+    real = torch.from_numpy(toy_faces(8, 32)).permute(0, 3, 1, 2).contiguous()
+    y = torch.tensor([[1.0, 0.0]] * 3 + [[0.0, 1.0]] * 5)
+
+    def loss_d(uniform: bool, names: tuple[str, ...]) -> torch.Tensor:
+        torch.manual_seed(0)
+        s = _conditional_state(attribute_weight=2.0, attribute_fake_weight=0.5, attribute_uniform_classes=uniform)
+        s.conditioning = conditioning("all", _classes(names, [[1, 0], [0, 1], [0, 0]]))  # a third class: 1/3
+        return train_step(s, real, attributes=y).loss_d
+
+    binary, classes = ("A", "B"), ("label=3", "label=8")
+    assert torch.equal(loss_d(True, binary), loss_d(False, binary))
+    assert torch.equal(loss_d(False, classes), loss_d(False, binary))
+    assert not torch.isclose(loss_d(True, classes), loss_d(False, classes))
 
 
 def test_attribute_loss_is_mean_binary_cross_entropy():

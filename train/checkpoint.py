@@ -40,7 +40,7 @@ FORMAT = "facegan.checkpoint"
 FORMAT_VERSION = 1
 REQUIRED = ("model_config", "train_config", "generator", "discriminator", "step", "epoch")
 # The attribute recipe of conditional checkpoints written before each of these keys existed.
-TRAINED_WITHOUT = {"attribute_fake_weight": 0.0, "attribute_balance": False}
+TRAINED_WITHOUT = {"attribute_fake_weight": 0.0, "attribute_balance": False, "attribute_uniform_classes": False}
 # What a resume needs beyond REQUIRED (a checkpoint without them still exports).
 RESUME_STATE = ("optimizer_g", "optimizer_d", "scheduler_g", "scheduler_d")
 

@@ -4,6 +4,7 @@
     cond.batch(indices)            # float (B, k) attributes of those images: the reals' and the fakes'
     cond.draw(n, seed)             # float (n, k) drawn as the runtime draws them for face 0..n-1 of a seed
     cond.frequencies               # float (k,) share of images with each attribute (the balanced loss's weights)
+    cond.undecided                 # float (k,) D's target on G's faces: 0.5, or 1/m for a class column's m classes
     cond.summary                   # the checkpoint's "attributes" key, copied into the exported model
 
 Fakes are trained with the attribute vectors of the real batch, so G sees exactly the joint
@@ -24,7 +25,7 @@ import torch
 from facegan.runtime.attributes import AttributeSpace, attribute_vectors, summarize
 from facegan.runtime.errors import UsageError
 
-from .data.labels import Labels
+from .data.labels import CLASS_PREFIX, Labels
 
 ALL = "all"  # --condition all: every attribute the labels have
 
@@ -43,6 +44,20 @@ class Conditioning:
     def frequencies(self) -> torch.Tensor:
         """float32 (k,): the share of training images with each attribute on."""
         return self.values.float().mean(dim=0)
+
+    @cached_property
+    def undecided(self) -> torch.Tensor:
+        """float32 (k,): the reading of "no evidence either way", D's target for G's faces. A binary
+        attribute: 0.5. The classes of a class column (label=0 .. label=9, one on per image): 1/m,
+        the uniform over its m outcomes (its classes here, and "none" if some images have none of
+        them), where 0.5 each would read a fake as five digits at once."""
+        target = torch.full((len(self.names),), 0.5)
+        classes = [j for j, name in enumerate(self.names) if name.startswith(CLASS_PREFIX)]
+        if classes:
+            on = self.values[:, classes].sum(dim=1)
+            if int(on.max()) <= 1:  # mutually exclusive, as a class column's one-hot attributes are
+                target[classes] = 1.0 / (len(classes) + int(bool((on == 0).any())))
+        return target
 
     def batch(self, indices: Sequence[int], device: torch.device | str = "cpu") -> torch.Tensor:
         """float32 (B, k) attributes of the images `indices` of the data."""

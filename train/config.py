@@ -140,8 +140,12 @@ class TrainConfig:
                                      "as asked; 0 = projection alone).", min=0)
     attribute_fake_weight: float = option(0.18, "Conditional runs: weight, relative to --attribute-weight, of D's "
                                           "classifier learning to read G's faces as showing neither value of any "
-                                          "attribute (0.5), so that G cannot satisfy it with faces unlike the real "
-                                          "ones (0: real images only).", min=0)
+                                          "attribute (0.5; see --attribute-uniform-classes), so that G cannot "
+                                          "satisfy it with faces unlike the real ones (0: real images only).", min=0)
+    attribute_uniform_classes: bool = option(True, "Conditional runs: the undecided reading D learns for G's "
+                                             "faces is, for the classes of a class column (label=k), the "
+                                             "uniform 1/m over its m outcomes rather than 0.5 for each class "
+                                             "(--no-attribute-uniform-classes: 0.5 for every attribute).")
     attribute_balance: bool = option(True, "Conditional runs: weigh the attribute losses (D's on real images, G's) "
                                      "by each attribute's frequency in the data, as if every attribute were on "
                                      "half the images, so rare ones are taught as firmly (--no-attribute-balance: "

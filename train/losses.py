@@ -82,11 +82,14 @@ def attribute_loss(class_logits: torch.Tensor, attributes: torch.Tensor,
     return F.binary_cross_entropy_with_logits(class_logits, attributes, weight=weight)
 
 
-def undecided_loss(class_logits: torch.Tensor) -> torch.Tensor:
-    """Binary cross-entropy of D's attribute logits on generated images against 0.5 for every
-    attribute: the classifier learns that G's faces are no evidence either way, so G has to draw
-    an attribute as real faces show it for the classifier to read it."""
-    return attribute_loss(class_logits, torch.full_like(class_logits, 0.5))
+def undecided_loss(class_logits: torch.Tensor, target: torch.Tensor | None = None) -> torch.Tensor:
+    """Binary cross-entropy of D's attribute logits on generated images against an undecided
+    reading: the classifier learns that G's faces are no evidence either way, so G has to draw an
+    attribute as real faces show it for the classifier to read it. `target` (k,) is that reading
+    per attribute (Conditioning.undecided); default 0.5 for every attribute."""
+    if target is None:
+        return attribute_loss(class_logits, torch.full_like(class_logits, 0.5))
+    return attribute_loss(class_logits, target.to(class_logits).expand_as(class_logits))
 
 
 def gradient_penalty(d: Callable[[torch.Tensor], torch.Tensor], real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:

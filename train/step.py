@@ -76,6 +76,9 @@ def train_step(s: State, real_u8: torch.Tensor, nets: tuple[nn.Module, nn.Module
     balance = None  # the data's attribute frequencies, when the attribute losses are balanced
     if y and cfg.attribute_balance and s.conditioning is not None:  # (a state built without labels: unweighted)
         balance = s.conditioning.frequencies.to(s.device)
+    undecided = None  # what D learns to read on G's faces: 0.5 everywhere, or uniform over a class column's classes
+    if y and cfg.attribute_uniform_classes and s.conditioning is not None:
+        undecided = s.conditioning.undecided.to(s.device)
 
     def augment(x: torch.Tensor) -> torch.Tensor:  # DiffAugment: the same on everything D sees
         return diff_augment(x, cfg.diffaug) if cfg.diffaug else x
@@ -100,7 +103,8 @@ def train_step(s: State, real_u8: torch.Tensor, nets: tuple[nn.Module, nn.Module
         if y:
             loss_d = loss_d + cfg.attribute_weight * losses.attribute_loss(real_classes.float(), y[0], balance)
         if fakes_classified:
-            loss_d = loss_d + cfg.attribute_weight * cfg.attribute_fake_weight * losses.undecided_loss(fake_classes.float())
+            loss_d = loss_d + cfg.attribute_weight * cfg.attribute_fake_weight * losses.undecided_loss(
+                fake_classes.float(), undecided)
     if cfg.loss == "wgan-gp":
         loss_d = loss_d + cfg.gp_weight * losses.gradient_penalty(lambda x: s.d(x, *y), real, fake.detach())
     if r1_step:  # lazy: every r1_every steps, weighted up by as much (StyleGAN2)

@@ -39,6 +39,7 @@ CELEBA_ATTRIBUTES_FILE = "list_attr_celeba.csv"
 CELEBA_KEY = "image_id"  # CelebA's key column: bare file names
 FILE_KEY = "file"  # a folder's key column: paths relative to the folder
 CLASS_COLUMN = "label"  # integer classes, one-hot encoded as label=<class>
+CLASS_PREFIX = CLASS_COLUMN + "="  # the one-hot attributes' names: label=3
 _SHOW = 5  # names shown in a message about many files
 _CODES = {"1": 1, "0": 0, "-1": -1}  # the only tokens an attribute column may hold
 _BAD = 9  # the code of any other token
@@ -245,7 +246,7 @@ def _one_hot(tokens: list[str], lines: list[int], where: str) -> tuple[list[str]
     present, inverse = np.unique(np.asarray(classes, dtype=np.int64), return_inverse=True)
     one_hot = np.zeros((len(tokens), len(present)), dtype=np.int8)
     one_hot[np.arange(len(tokens)), inverse.reshape(-1)] = 1
-    return [f"{CLASS_COLUMN}={c}" for c in present.tolist()], one_hot
+    return [f"{CLASS_PREFIX}{c}" for c in present.tolist()], one_hot
 
 
 def _file_keys(files: Sequence[Path], root: Path, key_name: str) -> list[str]:
@@ -269,4 +270,4 @@ def _frozen(values: np.ndarray) -> np.ndarray:
     return values
 
 
-__all__ = ["CELEBA_ATTRIBUTES_FILE", "Labels", "celeba_attributes_file", "read_labels"]
+__all__ = ["CELEBA_ATTRIBUTES_FILE", "CLASS_PREFIX", "Labels", "celeba_attributes_file", "read_labels"]
