@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 torch = pytest.importorskip("torch")
@@ -59,8 +61,6 @@ def test_d_winning_with_a_steady_high_g_loss_is_reported():
 
 
 def _run(tmp_path, *flags):
-    import json
-
     from typer.testing import CliRunner
 
     from facegan.train.cli import app
@@ -83,3 +83,22 @@ def test_the_classic_preset_driven_to_collapse_is_warned_of_once(tmp_path):
     output, events = _run(tmp_path, "--preset", "dcgan", "--lr-d", "0.01", "--lr-g", "0.00001")
     assert [e["event"] for e in events].count("d_won") == 1
     assert output.count("warning: step") == len(events) and "D has won" in output
+
+
+def test_a_conditional_run_is_judged_on_gs_adversarial_loss_not_its_attribute_term(tmp_path, monkeypatch):
+    """The attribute term (weight 4 x a cross-entropy) lifted a conditional run's loss_g over
+    G_LOSS_HIGH and raised a false "D has won" on the digits: the loop hands the detector the
+    adversarial term alone."""
+    seen = []
+    observe = CollapseDetector.observe_step
+
+    def spy(self, step, real_logits, fake_logits, loss_g):
+        seen.append(loss_g)
+        return observe(self, step, real_logits, fake_logits, loss_g)
+
+    monkeypatch.setattr(CollapseDetector, "observe_step", spy)
+    _run(tmp_path, "--condition", "Eyeglasses,Bald", "--steps", "20")
+    logged = [json.loads(x)["loss_g"] for x in (tmp_path / "r" / "metrics.jsonl").read_text().splitlines()
+              if "loss_g" in x]
+    assert len(seen) == len(logged) == 2
+    assert all(g < total - 0.5 for g, total in zip(seen, logged))

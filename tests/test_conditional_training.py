@@ -386,6 +386,20 @@ def test_attribute_balance_weighs_d_and_g_by_the_runs_frequencies():
     assert not torch.isclose(balanced[0], plain[0]) and not torch.isclose(balanced[1], plain[1])
 
 
+def test_the_step_reports_gs_adversarial_term_apart_from_the_attribute_term():
+    """loss_g_adversarial is G's loss from D's real/fake verdict alone: loss_g less the attribute
+    term (what the collapse detector reads); without that term the two are one number."""
+    from facegan.train.step import train_step
+    from facegan.train.toyfaces import toy_faces
+
+    real = torch.from_numpy(toy_faces(8, 32)).permute(0, 3, 1, 2).contiguous()
+    y = torch.tensor([[1.0, 0.0]] * 3 + [[0.0, 1.0]] * 5)
+    weighted = train_step(_conditional_state(attribute_weight=4.0), real, attributes=y)
+    assert weighted.loss_g.item() > weighted.loss_g_adversarial.item() + 1.0  # 4 x a cross-entropy near log 2
+    unweighted = train_step(_conditional_state(attribute_weight=0.0), real, attributes=y)
+    assert torch.equal(unweighted.loss_g, unweighted.loss_g_adversarial)
+
+
 def test_undecided_loss_is_cross_entropy_against_one_half():
     from facegan.train.losses import undecided_loss
 

@@ -1,14 +1,15 @@
 """Recognise the two ways a GAN run fails, say so once with advice, and record it.
 
 - **D has won**: D tells real from fake almost perfectly over a window of log lines (D(x) near 1,
-  D(G(z)) near 0) while G's loss runs away. G then gets no useful gradient and stops learning;
+  D(G(z)) near 0) while G's loss runs away (its adversarial term: a conditional run's attribute
+  term is no verdict of D's on real and fake). G then gets no useful gradient and stops learning;
   the samples freeze as blobs. What the classic recipe does on real data at small budgets.
 - **Mode collapse**: G maps every z to nearly the same picture. Measured on the fixed-noise grid:
   the mean pairwise distance between its samples, relative to that between real images, once it
   has fallen from its own best (an untrained G draws alike greys too: that is not a collapse).
 
     detector = CollapseDetector()
-    event = detector.observe_step(step, real_logits, fake_logits, loss_g)   # each log line
+    event = detector.observe_step(step, real_logits, fake_logits, loss_g_adversarial)   # each log line
     event = detector.observe_samples(step, fake_images, real_images)     # each snapshot
     if event: warn(event.message); append {"step", "event", "message"} to metrics.jsonl
 
@@ -59,7 +60,7 @@ class CollapseDetector:
 
     def observe_step(self, step: int, real_logits: torch.Tensor, fake_logits: torch.Tensor,
                      loss_g: float) -> Event | None:
-        """One log line: D's accuracy on this batch (logit > 0 means real) and G's loss."""
+        """One log line: D's accuracy on this batch (logit > 0 means real) and G's adversarial loss."""
         accuracy = 0.5 * ((real_logits > 0).float().mean() + (fake_logits < 0).float().mean()).item()
         self._lines.append((accuracy, float(loss_g)))
         while len(self._lines) > self.window:

@@ -145,7 +145,8 @@ def train(
                     window_images, window_start = 0, time.perf_counter()
                     if main:
                         run.append_metrics(s.metrics)
-                    warn(collapse.observe_step(s.step, result.real_logits, result.fake_logits, result.loss_g.item()))
+                    warn(collapse.observe_step(s.step, result.real_logits, result.fake_logits,
+                                               result.loss_g_adversarial.item()))
                     progress.log(f"step {s.step}/{total_steps} epoch {min(s.epoch + 1, num_epochs)}/{num_epochs}: "
                                  f"{metrics_text(s.metrics)}")
                 progress.update(s.step, epoch=s.epoch + 1, stats=metrics_text(s.metrics))

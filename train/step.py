@@ -33,6 +33,7 @@ class StepResult:
     fake_logits: torch.Tensor  # D's logits on the generated batch, shape (N,)
     loss: str  # the loss these are of (it decides how D's outputs read)
     finite: bool  # both losses finite: the update was applied
+    loss_g_adversarial: torch.Tensor  # loss_g without a conditional run's attribute term: D's verdict alone
 
     @property
     def num_images(self) -> int:
@@ -114,7 +115,7 @@ def train_step(s: State, real_u8: torch.Tensor, nets: tuple[nn.Module, nn.Module
 
     # (2) Update G: maximise log D(G(z)) (non-saturating), every n_critic steps
     update_g = (s.step + 1) % cfg.n_critic == 0
-    loss_g = torch.zeros((), device=s.device)
+    loss_g = adversarial = torch.zeros((), device=s.device)
     if is_finite(loss_d):
         _clip(s.d, cfg.grad_clip)
         s.opt_d.step()
@@ -122,10 +123,10 @@ def train_step(s: State, real_u8: torch.Tensor, nets: tuple[nn.Module, nn.Module
             with autocast:
                 if y:  # and G is trained to have its faces read with the attributes it was given
                     fake_logits_g, fake_classes_g = d(augment(fake), *y, classify=True)
-                    loss_g = losses.g_loss(cfg.loss, fake_logits_g.float()) + (
-                        cfg.attribute_weight * losses.attribute_loss(fake_classes_g.float(), y[0], balance))
+                    adversarial = losses.g_loss(cfg.loss, fake_logits_g.float())
+                    loss_g = adversarial + cfg.attribute_weight * losses.attribute_loss(fake_classes_g.float(), y[0], balance)
                 else:
-                    loss_g = losses.g_loss(cfg.loss, d(augment(fake)).float())
+                    loss_g = adversarial = losses.g_loss(cfg.loss, d(augment(fake)).float())
             s.opt_g.zero_grad(set_to_none=True)
             loss_g.backward()
             if is_finite(loss_g):
@@ -138,7 +139,8 @@ def train_step(s: State, real_u8: torch.Tensor, nets: tuple[nn.Module, nn.Module
         s.sched_g.step()
     s.step += 1
     s.batch += 1
-    return StepResult(loss_d, loss_g, real_logits.detach(), fake_logits.detach(), cfg.loss, is_finite(loss_d, loss_g))
+    return StepResult(loss_d, loss_g, real_logits.detach(), fake_logits.detach(), cfg.loss, is_finite(loss_d, loss_g),
+                      adversarial.detach())
 
 
 def _clip(module: nn.Module, max_norm: float) -> None:
